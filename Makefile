@@ -1,0 +1,37 @@
+# Two commands on a fresh machine:
+#   make run   - set up, then run the whole workflow on config/config.yaml with all cores
+#   make test  - set up, then run the test suite
+# Setup installs uv with pip when it is missing and syncs the locked environment.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+# uv must use this machine's Python 3.11: interpreter downloads are blocked here.
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := 3.11
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+CORES ?= all
+CONFIG ?= config/config.yaml
+SNAKEMAKE := $(UV) run --frozen snakemake --cores $(CORES) --configfile $(CONFIG)
+
+.PHONY: setup run test report dry-run clean-results
+
+setup: .venv/.synced
+
+.venv/.synced: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	@touch $@
+
+run: setup
+	$(SNAKEMAKE)
+	$(SNAKEMAKE) --report results/report.html
+	@echo "Report: results/report.html"
+
+test: setup
+	$(UV) run --frozen pytest
+
+dry-run: setup
+	$(SNAKEMAKE) -n
+
+clean-results:
+	rm -rf results .snakemake

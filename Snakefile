@@ -1,0 +1,26 @@
+# karyoflow: metaphase images -> chromosomes -> karyograms and karyotype calls.
+# Thin entry point: configuration, validation, rule files, targets. Logic lives in
+# workflow/scripts/karyoflow (a tested library); rules call it through thin scripts.
+
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml", set_default=True)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+report: "workflow/report/workflow.rst"
+
+
+rule all:
+    input:
+        data_targets(),
+    default_target: True

@@ -1,0 +1,74 @@
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+from karyoflow.config import ConfigError, check_config
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "config" / "schema.yaml")
+
+
+@pytest.fixture
+def config():
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def _walk(schema, path=""):
+    for key, sub in schema.get("properties", {}).items():
+        yield f"{path}{key}", sub
+        yield from _walk(sub, f"{path}{key}.")
+
+
+def test_every_schema_key_has_description_and_default():
+    schema = yaml.safe_load(Path(SCHEMA).read_text())
+    for key, sub in _walk(schema):
+        assert sub.get("description"), f"{key} has no description"
+        assert "default" in sub, f"{key} has no default"
+
+
+def test_shipped_config_is_valid_and_equals_the_defaults(config):
+    validate(config, SCHEMA, set_default=True)
+    check_config(config)
+    filled = {}
+    validate(filled, SCHEMA, set_default=True)
+    assert filled == config, "config/config.yaml should state exactly the schema defaults"
+
+
+def test_empty_config_gets_defaults():
+    config = {}
+    validate(config, SCHEMA, set_default=True)
+    assert config["dataset"]["source"] == "synthetic"
+    assert config["synthetic"]["n_images"] == 240
+
+
+@pytest.mark.parametrize(
+    "path, value, words",
+    [
+        (("synthetic", "n_images"), 0, "n_images"),
+        (("dataset", "source"), "imagenet", "imagenet"),
+        (("on_bad_input",), "ignore", "ignore"),
+        (("synthetic", "typo_key"), 1, "typo_key"),
+    ],
+)
+def test_bad_values_are_rejected_readably(config, path, value, words):
+    bad = copy.deepcopy(config)
+    node = bad
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(WorkflowError) as err:
+        validate(bad, SCHEMA, set_default=True)
+    assert words in str(err.value)
+
+
+def test_cross_field_problems(config, tmp_path):
+    bad = copy.deepcopy(config)
+    bad["dataset"] = {"source": "voc", "path": str(tmp_path / "no_such_folder")}
+    bad["synthetic"]["abnormal_rates"] = {"trisomy21": 0.8, "xxy": 0.5}
+    with pytest.raises(ConfigError) as err:
+        check_config(bad)
+    assert "no_such_folder" in str(err.value) and "does not exist" in str(err.value)
+    assert "abnormal_rates" in str(err.value)

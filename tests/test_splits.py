@@ -1,0 +1,86 @@
+"""Group-wise train/val/test splits."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from karyoflow.splits import make_splits
+
+
+def manifest(n: int) -> pd.DataFrame:
+    return pd.DataFrame({"image_id": [f"img{i:04d}" for i in range(n)], "width": 10})
+
+
+def test_columns_and_paper_fractions():
+    splits = make_splits(manifest(100))
+    assert list(splits.columns) == ["image_id", "split"]
+    assert splits["image_id"].tolist() == sorted(manifest(100)["image_id"])
+    counts = splits["split"].value_counts().to_dict()
+    # 25 % of 100 to test, then 15 % of the remaining 75 (rounded up) to val.
+    assert counts == {"test": 25, "val": 12, "train": 63}
+
+
+def test_full_dataset_sizes():
+    counts = make_splits(manifest(5000))["split"].value_counts().to_dict()
+    assert counts == {"test": 1250, "val": 563, "train": 3187}
+
+
+def test_fractions_are_not_spoiled_by_float_rounding():
+    counts = make_splits(manifest(30), test_fraction=0.1, val_fraction=0.1)
+    assert counts["split"].value_counts()["test"] == 3
+
+
+def test_deterministic_and_seeded():
+    m = manifest(50)
+    first = make_splits(m, seed=7)
+    pd.testing.assert_frame_equal(first, make_splits(m, seed=7))
+    shuffled = m.sample(frac=1, random_state=3)
+    pd.testing.assert_frame_equal(first, make_splits(shuffled, seed=7))
+    assert not first.equals(make_splits(m, seed=8))
+
+
+def test_groups_stay_together():
+    rows = [{"image_id": f"{case}.{cell}", "case": case} for case in range(20) for cell in range(4)]
+    m = pd.DataFrame(rows)
+    splits = make_splits(m, group_column="case").merge(m, on="image_id")
+    per_case = splits.groupby("case")["split"].nunique()
+    assert (per_case == 1).all()
+    case_counts = splits.drop_duplicates("case")["split"].value_counts().to_dict()
+    assert case_counts == {"test": 5, "val": 3, "train": 12}
+    assert len(splits) == 80
+
+
+@pytest.mark.parametrize("n", [3, 4, 5, 6, 7, 10])
+def test_every_split_non_empty_from_three_groups(n):
+    assert set(make_splits(manifest(n))["split"]) == {"train", "val", "test"}
+
+
+def test_tiny_manifests():
+    assert make_splits(manifest(1))["split"].tolist() == ["train"]
+    assert sorted(make_splits(manifest(2))["split"]) == ["test", "train"]
+
+
+def test_duplicate_rows_give_one_row_per_image():
+    m = pd.concat([manifest(10), manifest(10)])
+    assert len(make_splits(m)) == 10
+
+
+@pytest.mark.parametrize("value", [0, 1, -0.1, 1.5, float("nan")])
+@pytest.mark.parametrize("name", ["test_fraction", "val_fraction"])
+def test_fraction_validation(name, value):
+    with pytest.raises(ValueError, match=name):
+        make_splits(manifest(10), **{name: value})
+
+
+def test_argument_validation():
+    with pytest.raises(TypeError, match="test_fraction"):
+        make_splits(manifest(10), test_fraction="0.25")
+    with pytest.raises(TypeError, match="seed"):
+        make_splits(manifest(10), seed=1.5)
+    with pytest.raises(ValueError, match="no column 'case'"):
+        make_splits(manifest(10), group_column="case")
+    with pytest.raises(ValueError, match="empty"):
+        make_splits(manifest(0))
+    clash = pd.DataFrame({"image_id": ["a", "a"], "case": ["1", "2"]})
+    with pytest.raises(ValueError, match="more than one"):
+        make_splits(clash, group_column="case")

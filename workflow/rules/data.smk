@@ -1,0 +1,90 @@
+# Dataset stage: generate or ingest images, write the manifest, split, summarise.
+
+
+rule synthesize_shard:
+    output:
+        directory(result("data", "synthetic", "shard_{shard}")),
+    params:
+        indices=shard_indices,
+        seed=config["seed"],
+        settings=config["synthetic"],
+    log:
+        result("logs", "data", "synthesize_{shard}.log"),
+    benchmark:
+        result("benchmarks", "data", "synthesize_{shard}.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/synthesize.py"
+
+
+rule fetch_kaggle:
+    output:
+        directory(result("data", "kaggle")),
+    params:
+        dataset=config["dataset"]["kaggle_dataset"],
+    log:
+        result("logs", "data", "fetch_kaggle.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/fetch_kaggle.py"
+
+
+rule ingest:
+    input:
+        unpack(dataset_inputs),
+    output:
+        manifest=result("data", "manifest.csv"),
+        annotations=result("data", "annotations.parquet"),
+        bad_inputs=result("data", "bad_inputs.tsv"),
+    params:
+        roots=dataset_roots,
+        source=config["dataset"]["source"],
+        policy=config["on_bad_input"],
+        extract_dir=result("data", "extracted"),
+    log:
+        result("logs", "data", "ingest.log"),
+    benchmark:
+        result("benchmarks", "data", "ingest.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/ingest.py"
+
+
+rule split:
+    input:
+        manifest=result("data", "manifest.csv"),
+    output:
+        splits=result("data", "splits.csv"),
+    params:
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        val_fraction=config["split"]["val_fraction"],
+    log:
+        result("logs", "data", "split.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/split.py"
+
+
+rule data_summary:
+    input:
+        manifest=result("data", "manifest.csv"),
+        annotations=result("data", "annotations.parquet"),
+        splits=result("data", "splits.csv"),
+    output:
+        figure=report(
+            result("data", "summary.png"),
+            caption="../report/data_summary.rst",
+            category="1. Data",
+            labels={"figure": "dataset summary"},
+        ),
+    log:
+        result("logs", "data", "summary.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/data_summary.py"

@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.dataset import ingest
+
+ingest(
+    snakemake.params.roots,
+    source=snakemake.params.source,
+    policy=snakemake.params.policy,
+    extract_dir=snakemake.params.extract_dir,
+    **snakemake.output,
+)

@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.dataset import split
+
+split(
+    snakemake.input.manifest,
+    snakemake.output.splits,
+    seed=snakemake.params.seed,
+    test_fraction=snakemake.params.test_fraction,
+    val_fraction=snakemake.params.val_fraction,
+)
