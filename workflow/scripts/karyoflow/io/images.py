@@ -254,4 +254,6 @@ def write_png(path: str | os.PathLike[str], array: np.ndarray) -> None:
     mode = "L" if array.dtype == np.uint8 else "I;16"
     image = Image.frombytes(mode, (array.shape[1], array.shape[0]), array.tobytes())
     with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
+        # zlib level 1: lossless all the same, several times faster than the default 6,
+        # files ~20% larger; writing dominated synthetic generation time before.
+        image.save(tmp, format="PNG", compress_level=1)
