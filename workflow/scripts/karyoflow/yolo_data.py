@@ -1,0 +1,105 @@
+"""The split dataset in the Ultralytics YOLO layout (no torch import here).
+
+    <out>/images/{train,val,test}/<image_id><ext>   symbolic links to the ingested images
+    <out>/labels/{train,val,test}/<image_id>.txt    one "class cx cy w h" line per object
+    <out>/data.yaml                                 paths and class names
+
+Classes follow karyotype order (1..22, X, Y -> ids 0..23) for `karyotype24`, or a single
+class "chromosome" (id 0) for `chromosome`, whose identity the classifier decides later.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from karyoflow.io.atomic import atomic_path
+from karyoflow.labels import CLASSES, index
+
+TASKS = ("karyotype24", "chromosome")
+SPLITS = ("train", "val", "test")
+
+
+def class_names(task: str) -> list[str]:
+    if task not in TASKS:
+        raise ValueError(f"detect.task {task!r} is not one of {TASKS}")
+    return list(CLASSES) if task == "karyotype24" else ["chromosome"]
+
+
+def yolo_lines(objects: pd.DataFrame, width: int, height: int, task: str) -> list[str]:
+    """YOLO label lines for one image's objects (columns class, xmin, ymin, xmax, ymax)."""
+    class_names(task)
+    lines = []
+    columns = [objects[c].tolist() for c in ("class", "xmin", "ymin", "xmax", "ymax")]
+    for label, xmin, ymin, xmax, ymax in zip(*columns, strict=True):
+        cls = index(label) if task == "karyotype24" else 0
+        cx = (xmin + xmax) / 2 / width
+        cy = (ymin + ymax) / 2 / height
+        lines.append(
+            f"{cls} {cx:.6f} {cy:.6f} {(xmax - xmin) / width:.6f} {(ymax - ymin) / height:.6f}"
+        )
+    return lines
+
+
+def boxes_from_yolo(lines: list[str], width: int, height: int) -> np.ndarray:
+    """(n, 5) array of class, xmin, ymin, xmax, ymax in pixels from YOLO label lines."""
+    rows = []
+    for line in lines:
+        cls, cx, cy, w, h = (float(v) for v in line.split())
+        rows.append(
+            [
+                cls,
+                (cx - w / 2) * width,
+                (cy - h / 2) * height,
+                (cx + w / 2) * width,
+                (cy + h / 2) * height,
+            ]
+        )
+    return np.array(rows, dtype=float).reshape(-1, 5)
+
+
+def write_yolo_dataset(
+    manifest: pd.DataFrame,
+    annotations: pd.DataFrame,
+    splits: pd.DataFrame,
+    out_dir: str | Path,
+    task: str,
+) -> Path:
+    """Write the layout above for every image in `splits`; returns the data.yaml path."""
+    out_dir = Path(out_dir).resolve()
+    names = class_names(task)
+    table = manifest.merge(splits[["image_id", "split"]], on="image_id", how="inner")
+    unknown = set(table["split"]) - set(SPLITS)
+    if unknown:
+        raise ValueError(f"splits table has unknown split names {sorted(unknown)}")
+    by_image = {k: g for k, g in annotations.groupby("image_id", sort=False)}
+    empty = annotations.iloc[0:0]
+    for row in table.itertuples(index=False):
+        image = Path(row.image_path)
+        images_dir = out_dir / "images" / row.split
+        labels_dir = out_dir / "labels" / row.split
+        images_dir.mkdir(parents=True, exist_ok=True)
+        labels_dir.mkdir(parents=True, exist_ok=True)
+        link = images_dir / f"{row.image_id}{image.suffix.lower()}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        # a link, not a copy: 5,000 images must not be duplicated on disk
+        os.symlink(image.resolve(), link)
+        lines = yolo_lines(by_image.get(row.image_id, empty), row.width, row.height, task)
+        with atomic_path(labels_dir / f"{row.image_id}.txt") as tmp:
+            Path(tmp).write_text("\n".join(lines) + ("\n" if lines else ""))
+    data = {
+        "path": str(out_dir),
+        "train": "images/train",
+        "val": "images/val",
+        "test": "images/test",
+        "names": dict(enumerate(names)),
+    }
+    data_yaml = out_dir / "data.yaml"
+    with atomic_path(data_yaml) as tmp:
+        Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False))
+    return data_yaml
