@@ -57,3 +57,17 @@ def test_one_epoch_with_the_network_blocked(tmp_path, monkeypatch):
     assert saved["epochs"] == 1 and saved["imgsz"] == 256 and saved["amp"] is False
     assert "metrics/mAP50(B)" in record["metrics"]
     assert attempts == [], f"training tried to reach the network: {attempts}"
+
+
+def test_unreadable_image_stays_a_bad_input_after_ultralytics_import(tmp_path):
+    from karyoflow.errors import BadInputError
+    from karyoflow.io.images import read_grayscale
+
+    offline_environment(tmp_path / "ultralytics")
+    import ultralytics.utils.patches  # noqa: F401  (replaces PIL.Image.open)
+
+    bad = tmp_path / "noise.png"
+    bad.write_bytes(b"this is not an image")
+    with pytest.raises(BadInputError) as err:
+        read_grayscale(bad)
+    assert err.value.problem == "unreadable_image" and "noise.png" in str(err.value)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import struct
+import sys
 import warnings
 from pathlib import Path
 
@@ -44,6 +45,20 @@ _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 # Colour spaces numpy cannot read as grey/RGB directly; Pillow converts them to RGB first.
 _OTHER_COLOUR_MODES = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
+
+
+def _pillow_open():
+    """Pillow's own Image.open.
+
+    Importing ultralytics replaces Image.open with a wrapper that, on a file Pillow cannot
+    identify, tries to install and import pi-heif: an unreadable image would then raise
+    ModuleNotFoundError (or reach for the network) instead of a clear bad-input message.
+    """
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if original is not None and getattr(Image.open, "__module__", "") != "PIL.Image":
+        return original
+    return Image.open
 
 
 def read_grayscale(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
@@ -97,7 +112,7 @@ def _read_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with _pillow_open()(path) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise BadInputError(
                         path,
@@ -112,7 +127,7 @@ def _read_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
                 return _pillow_to_array(im, notes)
     except BadInputError:
         raise
-    except UnidentifiedImageError as err:
+    except (UnidentifiedImageError, ImportError) as err:
         raise BadInputError(
             path, "unreadable_image", "not a recognised image format (PNG, JPEG, TIFF, ...)"
         ) from err
