@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -29,14 +31,12 @@ def test_voc_to_yolo_to_boxes_within_one_pixel(ingested, tmp_path, task):
     )
     data = yaml.safe_load(data_yaml.read_text())
     assert list(data["names"].values()) == class_names(task)
+    split_of = dict(zip(splits["image_id"], splits["split"], strict=True))
     for row in ingested.manifest.itertuples():
-        split = splits.set_index("image_id").loc[row.image_id, "split"]
+        split = split_of[row.image_id]
         label = tmp_path / "yolo" / "labels" / split / f"{row.image_id}.txt"
         image = tmp_path / "yolo" / "images" / split / f"{row.image_id}.png"
-        assert (
-            image.is_symlink()
-            and image.resolve() == __import__("pathlib").Path(row.image_path).resolve()
-        )
+        assert image.is_symlink() and image.resolve() == Path(row.image_path).resolve()
         boxes = boxes_from_yolo(label.read_text().splitlines(), row.width, row.height)
         truth = ingested.annotations[ingested.annotations.image_id == row.image_id]
         assert len(boxes) == len(truth) == row.n_objects

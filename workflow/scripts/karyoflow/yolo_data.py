@@ -47,19 +47,18 @@ def yolo_lines(objects: pd.DataFrame, width: int, height: int, task: str) -> lis
 
 def boxes_from_yolo(lines: list[str], width: int, height: int) -> np.ndarray:
     """(n, 5) array of class, xmin, ymin, xmax, ymax in pixels from YOLO label lines."""
-    rows = []
-    for line in lines:
-        cls, cx, cy, w, h = (float(v) for v in line.split())
-        rows.append(
-            [
-                cls,
-                (cx - w / 2) * width,
-                (cy - h / 2) * height,
-                (cx + w / 2) * width,
-                (cy + h / 2) * height,
-            ]
-        )
-    return np.array(rows, dtype=float).reshape(-1, 5)
+    values = np.array([line.split() for line in lines], dtype=float).reshape(-1, 5)
+    cls, cx, cy, w, h = values.T
+    return np.stack(
+        [
+            cls,
+            (cx - w / 2) * width,
+            (cy - h / 2) * height,
+            (cx + w / 2) * width,
+            (cy + h / 2) * height,
+        ],
+        axis=1,
+    )
 
 
 def write_yolo_dataset(
@@ -78,19 +77,18 @@ def write_yolo_dataset(
         raise ValueError(f"splits table has unknown split names {sorted(unknown)}")
     by_image = {k: g for k, g in annotations.groupby("image_id", sort=False)}
     empty = annotations.iloc[0:0]
+    for split in SPLITS:
+        (out_dir / "images" / split).mkdir(parents=True, exist_ok=True)
+        (out_dir / "labels" / split).mkdir(parents=True, exist_ok=True)
     for row in table.itertuples(index=False):
         image = Path(row.image_path)
-        images_dir = out_dir / "images" / row.split
-        labels_dir = out_dir / "labels" / row.split
-        images_dir.mkdir(parents=True, exist_ok=True)
-        labels_dir.mkdir(parents=True, exist_ok=True)
-        link = images_dir / f"{row.image_id}{image.suffix.lower()}"
+        link = out_dir / "images" / row.split / f"{row.image_id}{image.suffix.lower()}"
         if link.is_symlink() or link.exists():
             link.unlink()
         # a link, not a copy: 5,000 images must not be duplicated on disk
         os.symlink(image.resolve(), link)
         lines = yolo_lines(by_image.get(row.image_id, empty), row.width, row.height, task)
-        with atomic_path(labels_dir / f"{row.image_id}.txt") as tmp:
+        with atomic_path(out_dir / "labels" / row.split / f"{row.image_id}.txt") as tmp:
             Path(tmp).write_text("\n".join(lines) + ("\n" if lines else ""))
     data = {
         "path": str(out_dir),
