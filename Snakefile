@@ -15,6 +15,9 @@ validate(config, "config/schema.yaml", set_default=True)
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/detect.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/crops.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -23,4 +26,6 @@ report: "workflow/report/workflow.rst"
 rule all:
     input:
         data_targets(),
+        detect_targets(),
+        segment_targets(),
     default_target: True

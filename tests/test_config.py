@@ -72,3 +72,30 @@ def test_cross_field_problems(config, tmp_path):
         check_config(bad)
     assert "no_such_folder" in str(err.value) and "does not exist" in str(err.value)
     assert "abnormal_rates" in str(err.value)
+
+
+def test_detector_paths_are_checked_before_any_job(config, tmp_path):
+    bad = copy.deepcopy(config)
+    bad["detect"].update(model=str(tmp_path / "yolov10l.pt"), weights="")
+    with pytest.raises(ConfigError, match="nothing is downloaded"):
+        check_config(bad)
+    bad["detect"].update(model="yolov10l")
+    with pytest.raises(ConfigError, match="model yaml"):
+        check_config(bad)
+    bad["detect"].update(model="yolo11n.yaml", weights=str(tmp_path / "detector.pt"))
+    with pytest.raises(ConfigError, match="detect.weights"):
+        check_config(bad)
+    (tmp_path / "detector.pt").write_bytes(b"weights")
+    check_config(bad)
+
+
+@pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])
+def test_shipped_overlays_are_valid(config, name):
+    merged = copy.deepcopy(config)
+    for key, value in yaml.safe_load((ROOT / "config" / name).read_text()).items():
+        if isinstance(value, dict):
+            merged.setdefault(key, {}).update(value)
+        else:
+            merged[key] = value
+    validate(merged, SCHEMA, set_default=True)
+    check_config(merged)

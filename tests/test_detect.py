@@ -3,9 +3,21 @@
 import json
 import socket
 
+import numpy as np
+import pandas as pd
 import pytest
-from karyoflow.detect import offline_environment, resolve_model, train_detector
+from karyoflow.detect import (
+    detect_images,
+    load_detector,
+    offline_environment,
+    resolve_model,
+    shard_of,
+    train_detector,
+)
+from karyoflow.errors import BadInputError
 from karyoflow.ingest import ingest_voc
+from karyoflow.io.images import write_png
+from karyoflow.labels import CLASSES
 from karyoflow.splits import make_splits
 from karyoflow.synth import SynthParams, generate_shard
 from karyoflow.yolo_data import write_yolo_dataset
@@ -56,7 +68,51 @@ def test_one_epoch_with_the_network_blocked(tmp_path, monkeypatch):
     saved = json.loads(weights.with_suffix(".json").read_text())
     assert saved["epochs"] == 1 and saved["imgsz"] == 256 and saved["amp"] is False
     assert "metrics/mAP50(B)" in record["metrics"]
+    assert saved["nbs"] == 4  # one optimizer step per batch
+    assert (tmp_path / "run" / "results.csv").is_file()
+
+    # inference with the trained weights, on good and hostile images
+    with pytest.raises(ValueError, match="predicts 1 classes"):
+        load_detector(weights, list(CLASSES))
+    with pytest.raises(FileNotFoundError, match="detect.weights"):
+        load_detector(tmp_path / "nothing.pt", ["chromosome"])
+    model = load_detector(weights, ["chromosome"])
+    write_png(tmp_path / "huge.png", np.full((1200, 1100), 230, np.uint8))
+    (tmp_path / "broken.png").write_bytes(b"not an image at all")
+    images = pd.concat(
+        [
+            ingested.manifest[["image_id", "image_path"]],
+            pd.DataFrame(
+                {
+                    "image_id": ["huge", "broken"],
+                    "image_path": [str(tmp_path / "huge.png"), str(tmp_path / "broken.png")],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    boxes, issues = detect_images(model, images, imgsz=256, min_confidence=0.0, batch=3)
+    assert list(boxes.columns[:4]) == ["image_id", "box_index", "class", "confidence"]
+    assert set(boxes["class"]) <= {"chromosome"} and len(boxes) > 0
+    inside = boxes[boxes["image_id"] != "huge"]
+    assert inside[["xmin", "ymin"]].min().min() >= 0 and inside["xmax"].max() <= 256
+    problems = dict(zip(issues["image_id"], issues["problem"], strict=True))
+    assert problems["broken"] == "unreadable_image" and problems["huge"] == "far_larger_than_imgsz"
+    assert "broken" not in set(boxes["image_id"])
+
+    none, issues = detect_images(model, images.iloc[:2], imgsz=256, min_confidence=1.0)
+    assert none.empty and set(issues["problem"]) == {"no_detections"}
+    with pytest.raises(BadInputError, match="broken.png"):
+        detect_images(model, images, imgsz=256, policy="error")
     assert attempts == [], f"training tried to reach the network: {attempts}"
+
+
+def test_shards_cover_every_image_once():
+    images = pd.DataFrame({"image_id": [f"i{k}" for k in range(11)]})
+    parts = [shard_of(images, k, 3)["image_id"].tolist() for k in range(3)]
+    assert sorted(sum(parts, [])) == sorted(images["image_id"]) and len(parts[2]) == 3
+    with pytest.raises(ValueError):
+        shard_of(images, 3, 3)
 
 
 def test_unreadable_image_stays_a_bad_input_after_ultralytics_import(tmp_path):

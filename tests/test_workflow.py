@@ -1,5 +1,6 @@
 """Snakemake integration: the data stage end to end on a tiny config, in a temp folder."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +20,10 @@ TINY = {
         "width_px": 8,
     },
     "split": {"test_fraction": 0.25, "val_fraction": 0.34},
+    # a detector that only proves the chain runs
+    "detect": {"imgsz": 128, "epochs": 1, "batch": 2, "workers": 0, "shards": 2},
 }
+DATA_TARGETS = ["results/data/manifest.csv", "results/data/splits.csv"]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -45,7 +49,7 @@ def write_config(workdir: Path, config: dict) -> Path:
 
 
 @pytest.mark.slow
-def test_data_stage_runs(tmp_path):
+def test_chain_runs_on_a_tiny_config(tmp_path):
     config = write_config(tmp_path, TINY)
     run = snakemake(tmp_path, "--configfile", str(config))
     assert run.returncode == 0, run.stderr[-3000:]
@@ -60,6 +64,32 @@ def test_data_stage_runs(tmp_path):
         assert (shard / f"synth_000000{suffix}").exists()
     assert (tmp_path / "results" / "logs" / "data" / "ingest.log").exists()
     assert (tmp_path / "results" / "benchmarks" / "data" / "synthesize_000.tsv").exists()
+
+    detect = tmp_path / "results" / "detect"
+    metrics = json.loads((detect / "evaluation" / "metrics.json").read_text())
+    assert metrics["task"] == "chromosome" and metrics["n_images"] == 1
+    assert (
+        metrics["n_truth"]
+        == manifest.set_index("image_id")
+        .loc[splits.loc[splits["split"] == "test", "image_id"], "n_objects"]
+        .sum()
+    )
+    assert metrics["training"]["epochs"] == 1 and metrics["training"]["train_seconds"] > 0
+    for name in ("confusion.png", "precision_recall.png", "per_class.csv"):
+        assert (detect / "evaluation" / name).stat().st_size > 0
+    assert (detect / "model" / "history.png").exists()
+    assert len(list((detect / "test" / "shards").glob("boxes_*.parquet"))) == 2
+    assert (tmp_path / "results" / "benchmarks" / "detect" / "train_detector.tsv").exists()
+    # Ultralytics kept its settings under results/, not in the user's home
+    assert (detect / "ultralytics").is_dir()
+
+    segmented = json.loads((tmp_path / "results/segment/evaluation/metrics.json").read_text())
+    assert segmented["method"] == "classical" and segmented["n_images"] == 1
+    assert segmented["by_kind"]["isolated"]["mean_iou"] > 0.5
+    crops = pd.read_parquet(tmp_path / "results/crops/test/crops.parquet")
+    instances = pd.read_parquet(tmp_path / "results/segment/test/instances.parquet")
+    assert len(crops) == len(instances) and set(crops["split"]) <= {"test"}
+    assert (tmp_path / "results/crops/test/gallery.png").exists()
 
     again = snakemake(tmp_path, "--configfile", str(config), "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -84,10 +114,52 @@ def test_real_voc_folder_is_ingested(tmp_path, real_data_dir):
     config = write_config(
         tmp_path, {"dataset": {"source": "voc", "path": str(real_data_dir / "cil24_voc")}}
     )
-    run = snakemake(tmp_path, "--configfile", str(config))
+    run = snakemake(tmp_path, *DATA_TARGETS, "--configfile", str(config))
     assert run.returncode == 0, run.stderr[-3000:]
     manifest = pd.read_csv(tmp_path / "results" / "data" / "manifest.csv", dtype={"image_id": str})
     assert dict(zip(manifest["image_id"], manifest["karyotype"], strict=True)) == {
         "103064": "46,XY",
         "1050431": "47,XX,+18",
     }
+
+
+@pytest.mark.slow
+def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
+    """A trained detector from detect.weights scores a VOC folder with no training job."""
+    tiny = write_config(tmp_path, TINY)
+    trained = snakemake(tmp_path, "results/detect/model/detector.pt", "--configfile", str(tiny))
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    other = tmp_path / "other"
+    other.mkdir()
+    config = write_config(
+        other,
+        {
+            "detect": {"weights": str(tmp_path / "results/detect/model/detector.pt"), "imgsz": 128},
+            "evaluate": {"external_voc": str(real_data_dir / "cil24_voc")},
+        },
+    )
+    run = snakemake(other, "results/evaluate/external_detection.json", "--configfile", str(config))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "train_detector" not in run.stdout + run.stderr
+    scored = json.loads((other / "results/evaluate/external_detection.json").read_text())
+    assert scored["n_images"] == 2 and scored["n_truth"] == 46 + 47
+    assert 0 <= scored["map50"] <= 1
+
+
+@pytest.mark.slow
+def test_external_labelme_scoring_needs_no_detector(tmp_path, real_data_dir):
+    import shutil
+
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    for path in sorted((real_data_dir / "bioimlab_qband_seg").glob("*.json"))[:3]:
+        shutil.copy(path, folder)
+    config = write_config(tmp_path, {"evaluate": {"external_labelme": str(folder)}})
+    target = "results/evaluate/external_segmentation.json"
+    run = snakemake(tmp_path, target, "--configfile", str(config))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "train_detector" not in run.stdout + run.stderr
+    scored = json.loads((tmp_path / target).read_text())
+    assert scored["n_images"] == 3 and scored["method"] == "classical"
+    assert scored["n_instances"] > 100 and 0.5 < scored["mean_iou"] <= 1
+    assert 0 < scored["frac_iou_ge_0.5"] <= 1

@@ -53,3 +53,13 @@ def test_voc_to_yolo_to_boxes_within_one_pixel(ingested, tmp_path, task):
 def test_unknown_task_is_rejected():
     with pytest.raises(ValueError, match="detect.task"):
         yolo_lines(pd.DataFrame(columns=["class", "xmin", "ymin", "xmax", "ymax"]), 10, 10, "yolo")
+
+
+def test_empty_training_split_is_refused(tmp_path):
+    manifest = pd.DataFrame(
+        {"image_id": ["a"], "image_path": [str(tmp_path / "a.png")], "width": [10], "height": [10]}
+    )
+    splits = pd.DataFrame({"image_id": ["a"], "split": ["test"]})
+    annotations = pd.DataFrame(columns=["image_id", "class", "xmin", "ymin", "xmax", "ymax"])
+    with pytest.raises(ValueError, match="train split is empty"):
+        write_yolo_dataset(manifest, annotations, splits, tmp_path / "yolo", "chromosome")

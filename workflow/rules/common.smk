@@ -58,3 +58,113 @@ def data_targets():
         result("data", "splits.csv"),
         result("data", "summary.png"),
     ]
+
+
+# ---- detection -----------------------------------------------------------------------
+
+
+def training_settings(wildcards):
+    """Ultralytics training arguments from the detect section."""
+    keys = ("model", "imgsz", "epochs", "batch", "nominal_batch", "extra_args", "patience")
+    keys += ("workers", "device")
+    return {key: config["detect"][key] for key in keys} | {"seed": config["seed"]}
+
+
+def detection_settings(wildcards):
+    detect = config["detect"]
+    return {
+        "imgsz": detect["imgsz"],
+        "min_confidence": detect["min_confidence"],
+        "iou": detect["nms_iou"],
+        "max_det": detect["max_det"],
+        "batch": detect["predict_batch"],
+        "device": detect["device"],
+    }
+
+
+def detector_weights():
+    """The configured trained detector, or the one rule train_detector makes."""
+    return config["detect"]["weights"] or result("detect", "model", "detector.pt")
+
+
+def detector_record():
+    """The training record, when this run trains the detector."""
+    return [] if config["detect"]["weights"] else result("detect", "model", "detector.json")
+
+
+def external_path(key, what):
+    """evaluate.<key>, which the external scoring targets need."""
+    path = config["evaluate"][key]
+    if not path:
+        raise WorkflowError(
+            f"evaluate.{key} is empty: set it to {what}, in a config file given after the "
+            f"main one (evaluate: {{{key}: path/to/folder}})"
+        )
+    return path
+
+
+def detection_image_tables(wildcards):
+    """Tables that list the images of one image set."""
+    if wildcards.image_set == "test":
+        return {
+            "manifest": result("data", "manifest.csv"),
+            "splits": result("data", "splits.csv"),
+        }
+    return {"manifest": result("evaluate", "external_voc", "manifest.csv")}
+
+
+def shard_files(stage, pattern):
+    """Input function: the per-shard files of one image set in one stage."""
+
+    def shards(wildcards):
+        folder = result(stage, wildcards.image_set, "shards")
+        n = config[stage]["shards"]
+        return [str(Path(folder, pattern.format(i=i))) for i in range(n)]
+
+    return shards
+
+
+def detect_targets():
+    targets = [
+        result("detect", "evaluation", "metrics.json"),
+        result("detect", "evaluation", "confusion.png"),
+        result("detect", "evaluation", "precision_recall.png"),
+    ]
+    if not config["detect"]["weights"]:
+        targets.append(result("detect", "model", "history.png"))
+    return targets
+
+
+# ---- segmentation --------------------------------------------------------------------
+
+
+def segment_method():
+    """The method that will run (auto resolves by whether the SAM weights exist)."""
+    from karyoflow.segment import choose_method
+
+    return choose_method(config["segment"]["method"], config["segment"]["sam_weights"])
+
+
+def annotation_table(wildcards):
+    """The annotations that hold the truth for one image set."""
+    if wildcards.image_set == "external":
+        return result("evaluate", "external_voc", "annotations.parquet")
+    return result("data", "annotations.parquet")
+
+
+def segment_targets():
+    return [
+        result("segment", "evaluation", "metrics.json"),
+        result("crops", "test", "crops.parquet"),
+        result("crops", "test", "gallery.png"),
+    ]
+
+
+def import_crops_path():
+    path = config["import_crops"]["path"]
+    if not path:
+        raise WorkflowError(
+            "import_crops.path is empty: set it to the root folder of a crop set, in a config "
+            "file given after the main one (import_crops: {path: path/to/crops})"
+        )
+    return path

@@ -37,5 +37,40 @@ def check_config(config: dict) -> None:
         )
     if synthetic.get("width_px", 1) >= synthetic.get("chr1_length_px", 2):
         problems.append("synthetic.width_px must be smaller than synthetic.chr1_length_px")
+    detect = config.get("detect", {})
+    model = detect.get("model", "yolo11n.yaml")
+    if not model.endswith((".yaml", ".yml", ".pt")):
+        problems.append(
+            f"detect.model {model!r} must be a model yaml (e.g. yolo11n.yaml, built from "
+            "scratch) or a local .pt file to fine-tune"
+        )
+    elif model.endswith(".pt") and not detect.get("weights") and not Path(model).is_file():
+        problems.append(
+            f"detect.model {model!r} does not exist: nothing is downloaded, so copy the "
+            "pretrained weights there or use a model yaml to train from scratch"
+        )
+    weights = detect.get("weights", "")
+    if weights and not Path(weights).is_file():
+        problems.append(
+            f"detect.weights {weights!r} does not exist: point it at a trained detector .pt "
+            "or leave it empty to train one"
+        )
+    segment = config.get("segment", {})
+    sam_weights = segment.get("sam_weights", "")
+    if segment.get("method") == "sam" and not sam_weights:
+        problems.append("segment.method is sam but segment.sam_weights is empty")
+    if sam_weights:
+        from karyoflow.segment.sam import CANONICAL_NAMES
+
+        if not Path(sam_weights).name.endswith(CANONICAL_NAMES):
+            problems.append(
+                f"segment.sam_weights {sam_weights!r} does not have a canonical SAM file name, "
+                f"so its architecture is unknown: rename it to one of {', '.join(CANONICAL_NAMES)}"
+            )
+        elif segment.get("method") == "sam" and not Path(sam_weights).is_file():
+            problems.append(
+                f"segment.sam_weights {sam_weights!r} does not exist: nothing is downloaded; "
+                "copy the checkpoint there or use segment.method auto or classical"
+            )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

@@ -13,7 +13,12 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
+
+from karyoflow.errors import BadInputError
 from karyoflow.io.atomic import atomic_path
+from karyoflow.io.images import read_grayscale
+from karyoflow.logs import Progress
 
 log = logging.getLogger("karyoflow.detect")
 
@@ -61,19 +66,28 @@ def train_detector(
     seed: int = 0,
     workers: int = 2,
     device: str = "auto",
+    nominal_batch: int = 0,
+    extra_args: dict | None = None,
     run_dir: str | Path,
+    history_out: str | Path | None = None,
 ) -> dict:
     """Train, copy the best weights to `weights_out`, return the final validation metrics.
 
     The .pt carries its training arguments (Ultralytics stores them); a JSON beside it
-    records them too, with the metrics and the training time, for the report.
+    records them too, with the metrics and the training time, for the report. An
+    interrupted run with the same settings in `run_dir` is resumed from its last epoch.
+
+    `nominal_batch` (Ultralytics' nbs: gradients are accumulated up to it) defaults to
+    `batch`: with the Ultralytics default of 64 a 150-image training set at batch 8 gets
+    two optimizer steps an epoch, and a short CPU training learns nothing. `extra_args`
+    passes any other Ultralytics training argument.
     """
     from ultralytics import YOLO
 
     device = pick_device(device)
     run_dir = Path(run_dir).resolve()
     settings = dict(
-        data=str(data_yaml),
+        data=str(Path(data_yaml).resolve()),
         epochs=epochs,
         imgsz=imgsz,
         batch=batch,
@@ -88,19 +102,220 @@ def train_detector(
         name=run_dir.name,
         exist_ok=True,
         verbose=False,
+        nbs=nominal_batch or batch,
     )
-    log.info("training %s on %s (%s)", model, data_yaml, settings)
+    reserved = set(settings) & set(extra_args or {})
+    if reserved:
+        raise ValueError(f"detect.extra_args may not set {sorted(reserved)}: use their own keys")
+    settings.update(extra_args or {})
+    last = run_dir / "weights" / "last.pt"
     started = time.perf_counter()
-    results = YOLO(resolve_model(model)).train(**settings)
+    if _resumable(last, settings, model):
+        log.info("resuming the interrupted training in %s", run_dir)
+        results = YOLO(str(last)).train(resume=True)
+    else:
+        if run_dir.exists():
+            # Ultralytics appends to an old results.csv: start from an empty folder
+            log.info("removing the previous training folder %s", run_dir)
+            shutil.rmtree(run_dir)
+        log.info("training %s on %s (%s)", model, data_yaml, settings)
+        results = YOLO(resolve_model(model)).train(**settings)
     seconds = time.perf_counter() - started
     best = run_dir / "weights" / "best.pt"
     if not best.is_file():
         raise RuntimeError(f"training finished without {best}; see the log above")
     with atomic_path(weights_out) as tmp:
         shutil.copyfile(best, tmp)
+    if history_out is not None:
+        with atomic_path(history_out) as tmp:
+            shutil.copyfile(run_dir / "results.csv", tmp)
     metrics = {k: float(v) for k, v in (results.results_dict if results else {}).items()}
     record = {"model": model, "train_seconds": round(seconds, 1), "metrics": metrics, **settings}
     with atomic_path(Path(weights_out).with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2))
     log.info("trained in %.0f s: %s", seconds, metrics)
     return record
+
+
+# Settings that must be equal for an interrupted run to be continued rather than restarted.
+_RESUME_KEYS = ("data", "epochs", "imgsz", "batch", "seed", "patience")
+
+
+def _resumable(last: Path, settings: dict, model: str) -> bool:
+    """Whether `last` is an unfinished checkpoint of this very training."""
+    if not last.is_file():
+        return False
+    import torch
+
+    try:
+        checkpoint = torch.load(last, map_location="cpu", weights_only=False)
+    except Exception as err:  # a checkpoint cut short by the kill: start again
+        log.warning("cannot read %s (%s): training starts again", last, err)
+        return False
+    args = checkpoint.get("train_args") or {}
+    unfinished = checkpoint.get("optimizer") is not None and checkpoint.get("epoch", -1) >= 0
+    same = all(str(args.get(k)) == str(settings[k]) for k in _RESUME_KEYS)
+    return unfinished and same and str(args.get("model")) == str(resolve_model(model))
+
+
+def train_detector_files(
+    dataset_dir: str,
+    weights: str,
+    record: str,
+    history: str,
+    *,
+    settings_dir: str,
+    run_dir: str,
+    settings: dict,
+) -> dict:
+    """Rule train_detector: offline set-up, then `train_detector` on dataset_dir/data.yaml."""
+    offline_environment(settings_dir)
+    if Path(record) != Path(weights).with_suffix(".json"):
+        raise ValueError(f"the record {record} must sit beside the weights as {weights}.json")
+    return train_detector(
+        Path(dataset_dir) / "data.yaml", weights, run_dir=run_dir, history_out=history, **settings
+    )
+
+
+# ---- inference ----------------------------------------------------------------------
+
+BOX_COLUMNS = ["image_id", "box_index", "class", "confidence", "xmin", "ymin", "xmax", "ymax"]
+ISSUE_COLUMNS = ["image_id", "image_path", "problem", "detail", "action"]
+
+# Beyond this ratio of image side to imgsz a chromosome shrinks below a few pixels of width
+# at the network's input: detection still runs, but the user is told.
+FAR_LARGER = 4.0
+
+
+def load_detector(weights: str | Path, class_names: list[str]):
+    """The trained YOLO model, checked to predict exactly `class_names`."""
+    from ultralytics import YOLO
+
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"detector weights {str(weights)!r} not found: train them (rule train_detector) "
+            "or set detect.weights to an existing .pt file"
+        )
+    model = YOLO(str(weights), task="detect")
+    names = [model.names[i] for i in sorted(model.names)]
+    if names != list(class_names):
+        shown = names if len(names) <= 4 else names[:3] + ["..."]
+        raise ValueError(
+            f"detector {str(weights)!r} predicts {len(names)} classes {shown}, but detect.task "
+            f"needs {len(class_names)} ({class_names[:3]}{'...' if len(class_names) > 3 else ''}): "
+            "set detect.task to match the weights or retrain"
+        )
+    return model
+
+
+def detect_images(
+    model,
+    images: pd.DataFrame,
+    *,
+    imgsz: int,
+    min_confidence: float = 0.01,
+    iou: float = 0.7,
+    max_det: int = 300,
+    batch: int = 8,
+    device: str = "auto",
+    policy: str = "skip",
+    progress_every: int = 50,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Boxes for every image in `images` (columns image_id, image_path), in batches.
+
+    Returns (boxes with BOX_COLUMNS in pixels of the original image, issues with
+    ISSUE_COLUMNS). Unreadable images are skipped and listed (policy "skip") or stop the
+    run (policy "error"); images with no detection and images far larger than imgsz are
+    listed and kept.
+    """
+    import cv2
+
+    device = pick_device(device)
+    names = [model.names[i] for i in sorted(model.names)]
+    boxes, issues = [], []
+    rows = list(images[["image_id", "image_path"]].itertuples(index=False))
+    progress = Progress(log, "detected", len(rows), every=progress_every)
+    for first in range(0, len(rows), batch):
+        chunk, arrays = [], []
+        for image_id, image_path in rows[first : first + batch]:
+            try:
+                grey, _ = read_grayscale(image_path)
+            except BadInputError as err:
+                if policy == "error":
+                    raise
+                log.warning("skipped %s", err)
+                issues.append((image_id, image_path, err.problem, err.detail, "skipped"))
+                continue
+            ratio = max(grey.shape) / imgsz
+            if ratio > FAR_LARGER:
+                detail = (
+                    f"image is {grey.shape[1]}x{grey.shape[0]} px, {ratio:.1f}x detect.imgsz "
+                    f"{imgsz}: chromosomes shrink that much before detection; raise "
+                    "detect.imgsz or downscale such images"
+                )
+                log.warning("%s: %s", image_path, detail)
+                issues.append((image_id, image_path, "far_larger_than_imgsz", detail, "kept"))
+            chunk.append(image_id)
+            arrays.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+        if arrays:
+            results = model.predict(
+                arrays,
+                imgsz=imgsz,
+                conf=min_confidence,
+                iou=iou,
+                max_det=max_det,
+                device=device,
+                verbose=False,
+            )
+            for image_id, result in zip(chunk, results, strict=True):
+                found = result.boxes
+                xyxy = found.xyxy.cpu().numpy()
+                cls = found.cls.cpu().numpy().astype(int)
+                conf = found.conf.cpu().numpy()
+                if len(xyxy) == 0:
+                    path = images.loc[images["image_id"] == image_id, "image_path"].iloc[0]
+                    detail = f"no detection above confidence {min_confidence}"
+                    log.warning("%s: %s", path, detail)
+                    issues.append((image_id, path, "no_detections", detail, "kept"))
+                for i in range(len(xyxy)):
+                    boxes.append((image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist()))
+        progress.update(min(first + batch, len(rows)))
+    table = pd.DataFrame(boxes, columns=BOX_COLUMNS)
+    table[["xmin", "ymin", "xmax", "ymax"]] = table[["xmin", "ymin", "xmax", "ymax"]].round(2)
+    return table, pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def shard_of(images: pd.DataFrame, shard: int, n_shards: int) -> pd.DataFrame:
+    """Every n-th image starting at `shard`: shards stay balanced whatever the order."""
+    if not 0 <= shard < n_shards:
+        raise ValueError(f"shard {shard} is not in 0..{n_shards - 1}")
+    return images.iloc[shard::n_shards]
+
+
+def detect_shard(
+    weights: str,
+    images_csv: str,
+    boxes_out: str,
+    issues_out: str,
+    *,
+    shard: int,
+    n_shards: int,
+    task: str,
+    settings_dir: str,
+    settings: dict,
+    policy: str = "skip",
+) -> pd.DataFrame:
+    """Rule detect: one shard of an image list, boxes to parquet, issues to TSV."""
+    from karyoflow.io.tables import write_csv, write_parquet
+    from karyoflow.yolo_data import class_names
+
+    offline_environment(settings_dir)
+    images = shard_of(pd.read_csv(images_csv, dtype={"image_id": str}), shard, n_shards)
+    log.info("shard %d of %d: %d images", shard + 1, n_shards, len(images))
+    model = load_detector(weights, class_names(task))
+    boxes, issues = detect_images(model, images, policy=policy, **settings)
+    write_parquet(boxes, boxes_out)
+    write_csv(issues, issues_out, sep="\t")
+    log.info("%d boxes in %d images; %d issue(s)", len(boxes), len(images), len(issues))
+    return boxes

@@ -14,3 +14,33 @@ def log_to_stderr(level: int = logging.INFO) -> None:
         force=True,
     )
     logging.captureWarnings(True)
+
+
+class Progress:
+    """Logs "<verb> done/total <unit> (rate, time left)" every `every` items and at the end."""
+
+    def __init__(self, log: logging.Logger, verb: str, total: int, every: int = 50, unit="images"):
+        import time
+
+        self._clock = time.perf_counter
+        self.log, self.verb, self.total, self.every, self.unit = log, verb, total, every, unit
+        self.started = self._clock()
+        self.reported = 0
+
+    def update(self, done: int) -> None:
+        if done < self.total and done // self.every == self.reported // self.every:
+            return
+        self.reported = done
+        elapsed = self._clock() - self.started
+        rate = done / elapsed if elapsed > 0 else float("inf")
+        left = (self.total - done) / rate if rate and rate != float("inf") else 0.0
+        self.log.info(
+            "%s %d/%d %s (%.2f %s/s, about %.0f s left)",
+            self.verb,
+            done,
+            self.total,
+            self.unit,
+            rate,
+            self.unit,
+            left,
+        )

@@ -85,3 +85,145 @@ def data_summary(
     axes[1, 1].set(title="Image sizes", xlabel="width (px)", ylabel="height (px)")
     fig.tight_layout()
     save_figure(fig, out_png)
+
+
+def detection_confusion(counts: pd.DataFrame, out_png: str, title: str = "Detection") -> None:
+    """Row-normalised confusion matrix: true class (rows) against predicted class (columns)."""
+    shares = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
+    n_rows, n_cols = shares.shape
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * n_cols + 3), max(4.0, 0.32 * n_rows + 1.5)))
+    sns.heatmap(
+        shares,
+        annot=n_cols * n_rows <= 26 * 26,
+        fmt=".2f",
+        annot_kws={"fontsize": 6 if n_cols > 3 else 8},
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        cbar_kws={"label": "share of the row"},
+        ax=ax,
+    )
+    ax.set(
+        title=f"{title}: share of each true class per predicted class (IoU ≥ 0.5)",
+        xlabel="predicted (background = missed)",
+        ylabel="true (background = false alarm)",
+    )
+    save_figure(fig, out_png)
+
+
+def precision_recall(curves: dict, out_png: str, overall: dict) -> None:
+    """Precision-recall curves at IoU 0.5, one line per class."""
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    palette = sns.color_palette("husl", max(len(curves), 1))
+    for colour, (name, (recall, precision)) in zip(palette, curves.items(), strict=False):
+        ax.plot(recall, precision, color=colour, lw=1.5 if len(curves) == 1 else 0.8, label=name)
+    ax.set(
+        xlim=(0, 1.01),
+        ylim=(0, 1.02),
+        xlabel="recall",
+        ylabel="precision",
+        title=(
+            f"Precision-recall at IoU 0.5: mAP50 {overall['map50']:.3f}, "
+            f"mAP50-95 {overall['map50_95']:.3f}"
+        ),
+    )
+    if curves:
+        ax.legend(fontsize=6 if len(curves) > 3 else 9, ncol=2 if len(curves) > 12 else 1)
+    save_figure(fig, out_png)
+
+
+def detector_history(history_csv: str, out_png: str) -> None:
+    """Training losses and validation mAP per epoch, from Ultralytics' results.csv."""
+    history = pd.read_csv(history_csv)
+    history.columns = [c.strip() for c in history.columns]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for column in ("train/box_loss", "train/cls_loss", "train/dfl_loss", "val/box_loss"):
+        if column in history:
+            left.plot(history["epoch"], history[column], label=column)
+    left.set(xlabel="epoch", ylabel="loss", title="Detector losses")
+    left.legend(fontsize=8)
+    for column, name in (("metrics/mAP50(B)", "mAP50"), ("metrics/mAP50-95(B)", "mAP50-95")):
+        if column in history:
+            right.plot(history["epoch"], history[column], marker="o", ms=3, label=name)
+    right.set(xlabel="epoch", ylabel="validation score", ylim=(0, 1), title="Validation mAP")
+    right.legend(fontsize=8)
+    save_figure(fig, out_png)
+
+
+def segmentation_gallery(crops: list, out_png: str, title: str, per_row: int = 8) -> None:
+    """Worst (top row) and best (bottom row) masks: truth outline green, prediction magenta.
+
+    `crops` holds (iou, image_id, instance, kind, (image, truth mask, predicted mask)),
+    sorted by IoU.
+    """
+    import cv2
+    import numpy as np
+
+    n = min(per_row, max(len(crops) // 2, 1)) if crops else 0
+    picks = [("worst", crops[:n]), ("best", crops[-n:] if n else [])]
+    fig, axes = plt.subplots(2, max(n, 1), figsize=(1.9 * max(n, 1), 4.6), squeeze=False)
+    for r, (name, chosen) in enumerate(picks):
+        for c in range(max(n, 1)):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c >= len(chosen):
+                continue
+            iou, image_id, instance, kind, (image, truth, pred) = chosen[c]
+            rgb = cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+            for mask, colour in ((truth, (0, 170, 0)), (pred, (230, 0, 200))):
+                contours, _ = cv2.findContours(
+                    mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+                )
+                cv2.drawContours(rgb, contours, -1, colour, 1)
+            ax.imshow(rgb)
+            ax.set_title(f"{name} IoU {iou:.2f}\n{image_id}#{instance} {kind}", fontsize=6)
+    fig.suptitle(f"{title}: truth green, prediction magenta", fontsize=9)
+    save_figure(fig, out_png)
+
+
+def segmentation_scores(scores: pd.DataFrame, out_png: str, title: str) -> None:
+    """IoU distribution per kind of chromosome (isolated, touching, overlapping)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    order = [k for k in ("isolated", "touching", "overlapping") if k in set(scores["kind"])]
+    sns.boxplot(data=scores, x="kind", y="iou", order=order, ax=ax, color="#9ecae1")
+    counts = scores["kind"].value_counts()
+    means = scores.groupby("kind")["iou"].mean()
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([f"{k}\nn={counts[k]}, mean {means[k]:.3f}" for k in order])
+    ax.set(ylim=(0, 1.02), ylabel="mask IoU with the truth", xlabel="", title=title)
+    save_figure(fig, out_png)
+
+
+def crops_gallery(
+    table: pd.DataFrame, canvases, out_png: str, n_cells: int = 3, per_row: int = 24
+) -> None:
+    """The crops of the first cells in karyotype order where known, `per_row` to a line."""
+    import numpy as np
+
+    cells = list(dict.fromkeys(table["image_id"]))[:n_cells]
+    order = {c: i for i, c in enumerate(CLASSES)}
+    side = canvases.shape[1] if len(canvases) else 32
+    strips = []
+    for cell in cells:
+        group = table[table["image_id"] == cell].copy()
+        group["rank"] = [order.get(c, 99) for c in group["true_class"]]
+        group = group.sort_values(["rank", "length_px"], ascending=[True, False])
+        indices, labels = group["crop_index"].tolist(), group["true_class"].tolist()
+        for start in range(0, len(indices), per_row):
+            strip = np.zeros((side, side * per_row), np.uint8)
+            for k, index in enumerate(indices[start : start + per_row]):
+                strip[:, k * side : (k + 1) * side] = canvases[index]
+            title = f"{cell} ({len(group)} crops)" if start == 0 else ""
+            names = " ".join(c or "?" for c in labels[start : start + per_row])
+            strips.append((strip, title, names))
+    fig, axes = plt.subplots(
+        max(len(strips), 1), 1, figsize=(14, 0.75 * max(len(strips), 1) + 0.4), squeeze=False
+    )
+    for ax, (strip, title, names) in zip(axes[:, 0], strips, strict=False):
+        ax.imshow(strip, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{title}  true classes: {names}", fontsize=7, loc="left")
+        ax.axis("off")
+    if not strips:
+        axes[0, 0].axis("off")
+        axes[0, 0].set_title("no crops")
+    save_figure(fig, out_png, dpi=130)

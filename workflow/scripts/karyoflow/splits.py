@@ -93,3 +93,19 @@ def _split_sizes(n: int, test_fraction: float, val_fraction: float) -> tuple[int
 def _ceil(x: float) -> int:
     # 0.1 * 30 is 3.0000000000000004 in floating point; that must give 3, not 4.
     return math.ceil(x - 1e-9)
+
+
+def write_image_list(
+    manifest: str, out_csv: str, splits: str | None = None, split: str | None = None
+) -> pd.DataFrame:
+    """The image_id and image_path of every image in the manifest CSV, or of one split."""
+    from karyoflow.ingest import read_manifest
+    from karyoflow.io.tables import write_csv
+
+    images = read_manifest(manifest)[["image_id", "image_path"]]
+    if split is not None:
+        splits = pd.read_csv(splits, dtype={"image_id": str})
+        images = images[images["image_id"].isin(splits.loc[splits["split"] == split, "image_id"])]
+    logger.info("%d images listed%s", len(images), f" (split {split})" if split else "")
+    write_csv(images, out_csv)
+    return images

@@ -75,6 +75,12 @@ def write_yolo_dataset(
     unknown = set(table["split"]) - set(SPLITS)
     if unknown:
         raise ValueError(f"splits table has unknown split names {sorted(unknown)}")
+    for split in ("train", "val"):
+        if not (table["split"] == split).any():
+            raise ValueError(
+                f"the {split} split is empty ({len(table)} images in all): a detector needs "
+                "training and validation images; use more images or other split fractions"
+            )
     by_image = {k: g for k, g in annotations.groupby("image_id", sort=False)}
     empty = annotations.iloc[0:0]
     for split in SPLITS:
@@ -101,3 +107,18 @@ def write_yolo_dataset(
     with atomic_path(data_yaml) as tmp:
         Path(tmp).write_text(yaml.safe_dump(data, sort_keys=False))
     return data_yaml
+
+
+def write_yolo_dataset_files(
+    manifest: str, annotations: str, splits: str, out_dir: str, task: str
+) -> Path:
+    """`write_yolo_dataset` from the ingest (CSV, parquet) and split (CSV) tables on disk."""
+    from karyoflow.ingest import read_manifest
+
+    return write_yolo_dataset(
+        read_manifest(manifest),
+        pd.read_parquet(annotations),
+        pd.read_csv(splits, dtype={"image_id": str}),
+        out_dir,
+        task,
+    )

@@ -1,0 +1,143 @@
+"""Crops keep relative length within a cell and put the chromosome bright on black."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from karyoflow.crops import cell_scale, extract_crops, load_crops, mask_length, to_canvas
+from karyoflow.io.images import write_png
+from karyoflow.io.masks import save_masks
+
+
+def bar(length, width=8):
+    mask = np.zeros((length + 4, width + 4), bool)
+    mask[2 : 2 + length, 2 : 2 + width] = True
+    return mask
+
+
+def canvas_length(canvas):
+    ys = np.nonzero(canvas.any(axis=1))[0]
+    return ys.max() - ys.min() + 1
+
+
+def test_mask_length_of_a_bar_and_a_diagonal():
+    assert mask_length(bar(40)) == pytest.approx(40, abs=1)
+    diagonal = np.eye(30, dtype=bool) | np.eye(30, k=1, dtype=bool)
+    assert mask_length(diagonal) == pytest.approx(30 * np.sqrt(2), rel=0.08)
+
+
+def test_to_canvas_inverts_dark_chromosomes_and_blanks_the_background():
+    grey = np.full((20, 10), 230, np.uint8)
+    grey[5:15, 3:7] = 40
+    mask = grey < 100
+    canvas, shrunk = to_canvas(grey, mask, 1.0, 32, "dark")
+    assert not shrunk and canvas.max() == 215 and (canvas > 0).sum() == mask.sum()
+    bright, _ = to_canvas(255 - grey, mask, 1.0, 32, "bright")
+    assert np.array_equal(canvas, bright)
+
+
+def test_relative_length_survives_within_a_cell(tmp_path):
+    long, short = bar(60), bar(20)
+    grey = np.full((100, 100), 220, np.uint8)
+    windows = [(5, 5, long), (40, 5, short)]
+    for x0, y0, mask in windows:
+        grey[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]][mask] = 50
+    write_png(tmp_path / "cell.png", grey)
+    save_masks(tmp_path / "cell.npz", windows)
+    instances = pd.DataFrame(
+        {
+            "image_id": "cell",
+            "instance_id": [0, 1],
+            "mask_file": str(tmp_path / "cell.npz"),
+            "polarity": "dark",
+            "det_class": "chromosome",
+            "det_confidence": 0.9,
+            "mask_score": 1.0,
+            "xmin": [7, 42],
+            "ymin": [7, 7],
+            "xmax": [15, 50],
+            "ymax": [67, 27],
+        }
+    )
+    images = pd.DataFrame({"image_id": ["cell"], "image_path": [str(tmp_path / "cell.png")]})
+    annotations = pd.DataFrame(
+        {
+            "image_id": "cell",
+            "class": ["1", "21"],
+            "xmin": [7, 42],
+            "ymin": [7, 7],
+            "xmax": [15, 50],
+            "ymax": [67, 27],
+        }
+    )
+    splits = pd.DataFrame({"image_id": ["cell"], "split": ["test"]})
+    table = extract_crops(
+        instances, images, tmp_path / "crops.npz", side=48, annotations=annotations, splits=splits
+    )
+    canvas, raw = load_crops(tmp_path / "crops.npz")
+    assert canvas.shape == (2, 48, 48) and len(raw) == 2
+    assert table["true_class"].tolist() == ["1", "21"] and set(table["split"]) == {"test"}
+    ratio = canvas_length(canvas[0]) / canvas_length(canvas[1])
+    assert ratio == pytest.approx(3.0, rel=0.08)  # 60 / 20, not 1 as a resize-to-fit gives
+    assert table["cell_scale"].nunique() == 1 and not table["shrunk_to_fit"].any()
+    assert np.array_equal(raw[1][1], short[2:22, 2:10])
+
+
+def test_cell_scale_uses_the_long_chromosomes():
+    assert cell_scale(np.array([100.0] * 5 + [10.0] * 40), 90, 0.9) == pytest.approx(0.81)
+    assert cell_scale(np.array([]), 90, 0.9) == 1.0
+
+
+def _crop_tree(root):
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    for cell in ("90000001.1", "90000001.2", "90000002.1"):
+        for k, length in ((1, 60), (21, 18), (23, 40), (25, 20)):
+            folder = root / f"{cell}.tiff" / f"clase{k}"
+            folder.mkdir(parents=True, exist_ok=True)
+            for copy in (0, 1):
+                grey = np.full((length + 6, 16), 255, np.uint8)
+                grey[3:-3, 4:12] = rng.integers(20, 120, size=(length, 8))
+                Image.fromarray(grey).save(folder / f"clase{k}_{copy}_{cell}.tiff")
+    (root / "README.txt").write_text("not an image")
+    (root / "stray.png").write_bytes(b"")
+
+
+def test_import_crop_folder_counts_classes_and_lists_strays(tmp_path):
+    from karyoflow.crops import import_crop_folder
+
+    _crop_tree(tmp_path / "set")
+    table, bad = import_crop_folder(tmp_path / "set", tmp_path / "imported.npz", side=64)
+    assert table.groupby("true_class").size().to_dict() == {"1": 6, "21": 6, "X": 6}
+    assert set(table["case_id"]) == {"90000001", "90000002"} and table["image_id"].nunique() == 3
+    problems = bad["problem"].value_counts().to_dict()
+    assert problems == {"unknown_label": 6, "no_match": 1}
+    one = table[(table["image_id"] == "90000001.1") & (table["true_class"] == "1")]
+    short = table[(table["image_id"] == "90000001.1") & (table["true_class"] == "21")]
+    assert one["length_px"].iloc[0] == pytest.approx(60, abs=1.5)
+    assert short["length_px"].iloc[0] == pytest.approx(18, abs=1.5)
+    canvas, _ = load_crops(tmp_path / "imported.npz")
+    ratio = canvas_length(canvas[one["crop_index"].iloc[0]]) / canvas_length(
+        canvas[short["crop_index"].iloc[0]]
+    )
+    assert ratio == pytest.approx(60 / 18, rel=0.1)
+
+
+def test_crop_pattern_needs_class_and_cell(tmp_path):
+    from karyoflow.crops import find_crop_files
+
+    _crop_tree(tmp_path / "set")
+    with pytest.raises(ValueError, match="cell"):
+        find_crop_files(tmp_path / "set", r"clase(?P<class>\d+)")
+
+
+@pytest.mark.slow
+def test_real_gband612_layout_imports(tmp_path, real_data_dir):
+    from karyoflow.crops import import_crop_folder
+
+    table, bad = import_crop_folder(real_data_dir / "gband612_crops", tmp_path / "g.npz")
+    counts = table.groupby("true_class").size()
+    assert len(counts) == 24 and counts.drop(["X", "Y"]).min() > 600
+    assert table["image_id"].str.contains(".", regex=False).all()
+    assert (table["case_id"] == table["image_id"].str.split(".").str[0]).all()
+    assert bad["problem"].tolist() == ["unknown_label"] and "clase25" in bad["path"].iloc[0]

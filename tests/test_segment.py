@@ -1,0 +1,185 @@
+"""Segmentation: classical masks against synthetic truth, SAM's code path, bad boxes."""
+
+import base64
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from karyoflow.io.labelme import read_labelme
+from karyoflow.io.masks import load_masks, save_masks
+from karyoflow.segment import choose_method, segment_images
+from karyoflow.segment.classical import segment_boxes
+from karyoflow.segment.evaluate import (
+    classical_segmenter,
+    evaluate_prompted,
+    labelme_truth,
+    summarize,
+    synthetic_truth,
+)
+from karyoflow.synth import SynthParams, generate_shard
+from PIL import Image
+
+
+@pytest.fixture(scope="module")
+def synthetic_cells(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cells")
+    params = SynthParams(width=512, height=512, chr1_length_px=75, width_px=12.5)
+    generate_shard(root / "shard", range(3), seed=11, params=params, karyograms=False)
+    return sorted((root / "shard").glob("*.truth.json"))
+
+
+def truths(paths):
+    for path in paths:
+        image_id = path.name.removesuffix(".truth.json")
+        yield synthetic_truth(str(path.with_name(f"{image_id}.png")), str(path), image_id)
+
+
+def test_classical_masks_match_synthetic_truth(synthetic_cells):
+    scores, crops = evaluate_prompted(truths(synthetic_cells), classical_segmenter())
+    summary = summarize(scores, "classical")
+    assert summary["n_images"] == 3 and summary["n_instances"] >= 3 * 45
+    assert summary["by_kind"]["isolated"]["mean_iou"] >= 0.85
+    assert summary["by_kind"]["isolated"]["frac_iou_ge_0.5"] >= 0.95
+    assert crops[0][0] <= crops[-1][0]  # sorted worst first
+
+
+def test_masks_stay_in_their_padded_box(synthetic_cells):
+    truth = next(truths(synthetic_cells[:1]))
+    masks, polarity = segment_boxes(truth.image, truth.boxes, pad=3)
+    assert polarity == "dark" and len(masks) == len(truth.boxes)
+    for mask, box in zip(masks, truth.boxes, strict=True):
+        x0, y0, x1, y1 = mask.bbox()
+        assert x0 >= box[0] - 3 and y0 >= box[1] - 3 and x1 <= box[2] + 3 and y1 <= box[3] + 3
+
+
+def test_bright_chromosomes_on_dark_background(synthetic_cells):
+    truth = next(truths(synthetic_cells[:1]))
+    inverted = 255 - truth.image
+    masks, polarity = segment_boxes(inverted, truth.boxes)
+    dark, _ = segment_boxes(truth.image, truth.boxes)
+    assert polarity == "bright"
+    same = [a.area == b.area for a, b in zip(masks, dark, strict=True) if a and b]
+    assert np.mean(same) > 0.9
+
+
+def test_mask_files_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    windows = [
+        (3, 5, rng.random((7, 9)) > 0.5),
+        (0, 0, np.ones((1, 1), bool)),
+        (10, 2, rng.random((13, 4)) > 0.3),
+    ]
+    save_masks(tmp_path / "m.npz", windows)
+    back = load_masks(tmp_path / "m.npz")
+    for (x0, y0, mask), (bx0, by0, bmask) in zip(windows, back, strict=True):
+        assert (x0, y0) == (bx0, by0) and np.array_equal(mask, bmask)
+    save_masks(tmp_path / "empty.npz", [])
+    assert load_masks(tmp_path / "empty.npz") == []
+
+
+def test_bad_boxes_are_listed_not_fatal(tmp_path, synthetic_cells):
+    truth = next(truths(synthetic_cells[:1]))
+    path = synthetic_cells[0].with_name(f"{truth.image_id}.png")
+    boxes = pd.DataFrame(
+        {
+            "image_id": truth.image_id,
+            "box_index": [0, 1, 2],
+            "class": "chromosome",
+            "confidence": 0.9,
+            "xmin": [truth.boxes[0][0], 600.0, 2.0],
+            "ymin": [truth.boxes[0][1], 600.0, 2.0],
+            "xmax": [truth.boxes[0][2], 700.0, 6.0],
+            "ymax": [truth.boxes[0][3], 700.0, 6.0],
+        }
+    )
+    images = pd.DataFrame({"image_id": [truth.image_id], "image_path": [str(path)]})
+    instances, issues = segment_images(images, boxes, tmp_path / "masks")
+    assert len(instances) == 1 and instances["box_index"].tolist() == [0]
+    assert sorted(issues["problem"]) == ["box_outside_image", "empty_mask"]
+    assert len(load_masks(instances["mask_file"].iloc[0])) == 1
+
+
+def _labelme(tmp_path, image, polygons):
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    data = {
+        "imageData": base64.b64encode(buffer.getvalue()).decode(),
+        "imagePath": "x.png",
+        "shapes": [{"label": "chr", "points": p, "shape_type": "polygon"} for p in polygons],
+    }
+    path = tmp_path / "cell.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_labelme_polygons_become_masks_boxes_and_kinds(tmp_path):
+    image = np.full((60, 80), 20, np.uint8)
+    image[10:30, 10:20] = 200
+    polygons = [
+        [[10, 10], [19, 10], [19, 29], [10, 29]],
+        [[40, 10], [49, 10], [49, 29], [40, 29]],
+        [[45, 20], [60, 20], [60, 40], [45, 40]],
+    ]
+    path = _labelme(tmp_path, image, polygons)
+    annotated = read_labelme(path)
+    assert annotated.image.shape == (60, 80) and annotated.boxes()[0].tolist() == [10, 10, 20, 30]
+    assert annotated.masks()[0].sum() == 10 * 20
+    assert labelme_truth(path).kinds == ["isolated", "overlapping", "overlapping"]
+
+
+def test_auto_picks_sam_only_when_its_weights_exist(tmp_path):
+    assert choose_method("auto", "") == "classical"
+    assert choose_method("auto", str(tmp_path / "mobile_sam.pt")) == "classical"
+    (tmp_path / "mobile_sam.pt").write_bytes(b"x")
+    assert choose_method("auto", str(tmp_path / "mobile_sam.pt")) == "sam"
+    with pytest.raises(ValueError):
+        choose_method("watershed", "")
+
+
+@pytest.mark.slow
+def test_sam_path_with_an_untrained_mobile_sam(tmp_path, synthetic_cells):
+    """The real SAM code path (Ultralytics' predictor), on weights built here: no download."""
+    import torch
+    from karyoflow.detect import offline_environment
+    from karyoflow.segment.sam import check_sam_weights, load_sam
+
+    offline_environment(tmp_path / "ultralytics")
+    from ultralytics.models.sam.build import build_mobile_sam
+
+    weights = tmp_path / "mobile_sam.pt"
+    torch.manual_seed(0)
+    torch.save(build_mobile_sam().state_dict(), weights)
+    renamed = tmp_path / "my_sam.pt"
+    renamed.write_bytes(b"x")
+    with pytest.raises(ValueError, match="canonical"):
+        check_sam_weights(renamed)
+    with pytest.raises(FileNotFoundError):
+        check_sam_weights(tmp_path / "sam_b.pt")
+
+    predictor = load_sam(weights, imgsz=256)
+    truth = next(truths(synthetic_cells[:1]))
+    path = synthetic_cells[0].with_name(f"{truth.image_id}.png")
+    boxes = pd.DataFrame(
+        {
+            "image_id": truth.image_id,
+            "box_index": range(5),
+            "class": "chromosome",
+            "confidence": 0.9,
+            **{k: truth.boxes[:5, i] for i, k in enumerate(["xmin", "ymin", "xmax", "ymax"])},
+        }
+    )
+    images = pd.DataFrame({"image_id": [truth.image_id], "image_path": [str(path)]})
+    instances, issues = segment_images(
+        images, boxes, tmp_path / "masks", method="sam", sam_predictor=predictor
+    )
+    # untrained, its masks are noise: every prompt still gets its own, in prompt order,
+    # and masks that spill far out of their box are cut back and listed
+    n_empty = int((issues["problem"] == "empty_mask").sum())
+    assert len(instances) + n_empty == 5
+    assert instances["box_index"].is_monotonic_increasing
+    assert (instances["method"] == "sam").all()
+    cut = issues.loc[issues["problem"] == "mask_far_larger_than_box", "instance_id"]
+    for row in instances[instances["instance_id"].isin(cut)].itertuples():
+        assert row.xmin >= row.box_xmin - 3 and row.xmax <= row.box_xmax + 4

@@ -1,0 +1,57 @@
+# Crops: instances cut out by their masks, or imported crop sets that skip detection.
+
+
+rule extract_crops:
+    input:
+        instances=result("segment", "{image_set}", "instances.parquet"),
+        images=result("detect", "{image_set}", "images.csv"),
+        annotations=annotation_table,
+        splits=result("data", "splits.csv"),
+    output:
+        crops=result("crops", "{image_set}", "crops.parquet"),
+        arrays=result("crops", "{image_set}", "crops.npz"),
+        gallery=report(
+            result("crops", "{image_set}", "gallery.png"),
+            caption="../report/crops_gallery.rst",
+            category="3. Segmentation",
+            labels={"figure": "crops ({image_set})"},
+        ),
+    params:
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
+    log:
+        result("logs", "crops", "{image_set}_extract.log"),
+    benchmark:
+        result("benchmarks", "crops", "{image_set}_extract.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/extract_crops.py"
+
+
+rule import_crops:
+    input:
+        root=lambda wc: import_crops_path(),
+    output:
+        crops=result("crops", "imported", "crops.parquet"),
+        arrays=result("crops", "imported", "crops.npz"),
+        bad_crops=result("crops", "imported", "bad_crops.tsv"),
+        gallery=report(
+            result("crops", "imported", "gallery.png"),
+            caption="../report/crops_gallery.rst",
+            category="3. Segmentation",
+            labels={"figure": "crops (imported set)"},
+        ),
+    params:
+        pattern=config["import_crops"]["pattern"],
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
+        policy=config["on_bad_input"],
+    log:
+        result("logs", "crops", "import_crops.log"),
+    benchmark:
+        result("benchmarks", "crops", "import_crops.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/import_crops.py"

@@ -1,0 +1,199 @@
+# Detection stage: YOLO dataset, training, sharded detection, evaluation.
+
+
+wildcard_constraints:
+    image_set="test|external",
+    detect_shard=r"\d+",
+
+
+rule yolo_dataset:
+    input:
+        manifest=result("data", "manifest.csv"),
+        annotations=result("data", "annotations.parquet"),
+        splits=result("data", "splits.csv"),
+    output:
+        directory(result("detect", "yolo_dataset")),
+    params:
+        task=config["detect"]["task"],
+    log:
+        result("logs", "detect", "yolo_dataset.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/yolo_dataset.py"
+
+
+rule train_detector:
+    input:
+        dataset=result("detect", "yolo_dataset"),
+    output:
+        weights=protected(result("detect", "model", "detector.pt")),
+        record=result("detect", "model", "detector.json"),
+        history=result("detect", "model", "history.csv"),
+    params:
+        settings=training_settings,
+        settings_dir=result("detect", "ultralytics"),
+        run_dir=result("detect", "model", "run"),
+    threads: config["detect"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["detect"]["mem_mb"],
+        runtime=config["detect"]["runtime"],
+    log:
+        result("logs", "detect", "train_detector.log"),
+    benchmark:
+        result("benchmarks", "detect", "train_detector.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    script:
+        "../scripts/train_detector.py"
+
+
+rule detection_images:
+    input:
+        unpack(detection_image_tables),
+    output:
+        images=result("detect", "{image_set}", "images.csv"),
+    params:
+        split=lambda wc: "test" if wc.image_set == "test" else None,
+    log:
+        result("logs", "detect", "{image_set}_images.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/detection_images.py"
+
+
+rule detect:
+    input:
+        weights=detector_weights(),
+        images=result("detect", "{image_set}", "images.csv"),
+    output:
+        boxes=result("detect", "{image_set}", "shards", "boxes_{detect_shard}.parquet"),
+        issues=result("detect", "{image_set}", "shards", "issues_{detect_shard}.tsv"),
+    params:
+        task=config["detect"]["task"],
+        settings=detection_settings,
+        settings_dir=result("detect", "ultralytics"),
+        policy=config["on_bad_input"],
+    resources:
+        gpu=1,
+        mem_mb=config["detect"]["mem_mb"],
+    log:
+        result("logs", "detect", "{image_set}_detect_{detect_shard}.log"),
+    benchmark:
+        result("benchmarks", "detect", "{image_set}_detect_{detect_shard}.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    script:
+        "../scripts/detect.py"
+
+
+rule merge_detections:
+    input:
+        boxes=shard_files("detect", "boxes_{i}.parquet"),
+        issues=shard_files("detect", "issues_{i}.tsv"),
+    output:
+        boxes=result("detect", "{image_set}", "boxes.parquet"),
+        issues=result("detect", "{image_set}", "issues.tsv"),
+    log:
+        result("logs", "detect", "{image_set}_merge.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/merge_shards.py"
+
+
+rule evaluate_detector:
+    input:
+        boxes=result("detect", "test", "boxes.parquet"),
+        annotations=result("data", "annotations.parquet"),
+        images=result("detect", "test", "images.csv"),
+        training=detector_record(),
+    output:
+        metrics=result("detect", "evaluation", "metrics.json"),
+        per_class=report(
+            result("detect", "evaluation", "per_class.csv"),
+            caption="../report/detect_per_class.rst",
+            category="2. Detection",
+            labels={"table": "per-class precision, recall, mAP (test split)"},
+        ),
+        confusion=report(
+            result("detect", "evaluation", "confusion.png"),
+            caption="../report/detect_confusion.rst",
+            category="2. Detection",
+            labels={"figure": "confusion matrix (test split)"},
+        ),
+        pr_curve=report(
+            result("detect", "evaluation", "precision_recall.png"),
+            caption="../report/detect_pr.rst",
+            category="2. Detection",
+            labels={"figure": "precision-recall curves (test split)"},
+        ),
+    params:
+        task=config["detect"]["task"],
+        confidence=config["detect"]["confidence"],
+        label="test split",
+    log:
+        result("logs", "detect", "evaluate_detector.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/evaluate_detector.py"
+
+
+rule detector_history:
+    input:
+        history=result("detect", "model", "history.csv"),
+    output:
+        figure=report(
+            result("detect", "model", "history.png"),
+            caption="../report/detect_history.rst",
+            category="2. Detection",
+            labels={"figure": "training curves"},
+        ),
+    log:
+        result("logs", "detect", "history.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/detector_history.py"
+
+
+rule ingest_external_voc:
+    input:
+        voc=lambda wc: external_path("external_voc", "a folder of images + Pascal VOC XML"),
+    output:
+        manifest=result("evaluate", "external_voc", "manifest.csv"),
+        annotations=result("evaluate", "external_voc", "annotations.parquet"),
+        bad_inputs=result("evaluate", "external_voc", "bad_inputs.tsv"),
+    params:
+        roots=lambda wc, input: [input.voc],
+        source="voc",
+        policy=config["on_bad_input"],
+        extract_dir=result("evaluate", "external_voc", "extracted"),
+    log:
+        result("logs", "evaluate", "ingest_external_voc.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/ingest.py"
+
+
+rule evaluate_external_detection:
+    input:
+        boxes=result("detect", "external", "boxes.parquet"),
+        annotations=result("evaluate", "external_voc", "annotations.parquet"),
+        images=result("detect", "external", "images.csv"),
+    output:
+        metrics=result("evaluate", "external_detection.json"),
+    params:
+        task=config["detect"]["task"],
+        confidence=config["detect"]["confidence"],
+        label=lambda wc: f"external VOC set {config['evaluate']['external_voc']}",
+    log:
+        result("logs", "evaluate", "external_detection.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/evaluate_detector.py"

@@ -1,0 +1,101 @@
+# Segmentation stage: masks inside the detected boxes, sharded; quality against truth.
+
+
+wildcard_constraints:
+    segment_shard=r"\d+",
+
+
+rule segment:
+    input:
+        images=result("detect", "{image_set}", "images.csv"),
+        boxes=result("detect", "{image_set}", "boxes.parquet"),
+    output:
+        instances=result("segment", "{image_set}", "shards", "instances_{segment_shard}.parquet"),
+        issues=result("segment", "{image_set}", "shards", "issues_{segment_shard}.tsv"),
+        masks=directory(result("segment", "{image_set}", "shards", "masks_{segment_shard}")),
+    params:
+        shard=lambda wc: int(wc.segment_shard),
+        n_shards=config["segment"]["shards"],
+        settings=config["segment"],
+        confidence=config["detect"]["confidence"],
+        settings_dir=result("detect", "ultralytics"),
+        policy=config["on_bad_input"],
+    resources:
+        gpu=1 if segment_method() == "sam" else 0,
+        mem_mb=config["detect"]["mem_mb"],
+    log:
+        result("logs", "segment", "{image_set}_segment_{segment_shard}.log"),
+    benchmark:
+        result("benchmarks", "segment", "{image_set}_segment_{segment_shard}.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    script:
+        "../scripts/segment.py"
+
+
+rule merge_segments:
+    input:
+        instances=shard_files("segment", "instances_{i}.parquet"),
+        issues=shard_files("segment", "issues_{i}.tsv"),
+    output:
+        instances=result("segment", "{image_set}", "instances.parquet"),
+        issues=result("segment", "{image_set}", "issues.tsv"),
+    log:
+        result("logs", "segment", "{image_set}_merge.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/merge_shards.py"
+
+
+rule evaluate_segmentation:
+    input:
+        manifest=result("data", "manifest.csv"),
+        splits=result("data", "splits.csv"),
+    output:
+        metrics_json=result("segment", "evaluation", "metrics.json"),
+        scores_csv=result("segment", "evaluation", "scores.csv"),
+        scores_png=report(
+            result("segment", "evaluation", "scores.png"),
+            caption="../report/segment_scores.rst",
+            category="3. Segmentation",
+            labels={"figure": "mask IoU by kind (test split)"},
+        ),
+        gallery_png=report(
+            result("segment", "evaluation", "gallery.png"),
+            caption="../report/segment_gallery.rst",
+            category="3. Segmentation",
+            labels={"figure": "worst and best masks (test split)"},
+        ),
+    params:
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),
+    resources:
+        gpu=1 if segment_method() == "sam" else 0,
+    log:
+        result("logs", "segment", "evaluate_segmentation.log"),
+    benchmark:
+        result("benchmarks", "segment", "evaluate_segmentation.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    script:
+        "../scripts/evaluate_segmentation.py"
+
+
+rule evaluate_external_segmentation:
+    input:
+        folder=lambda wc: external_path("external_labelme", "a folder of LabelMe JSON files"),
+    output:
+        metrics_json=result("evaluate", "external_segmentation.json"),
+    params:
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),
+    log:
+        result("logs", "evaluate", "external_segmentation.log"),
+    benchmark:
+        result("benchmarks", "evaluate", "external_segmentation.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    script:
+        "../scripts/evaluate_external_segmentation.py"
+

@@ -1,0 +1,17 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.detect import detect_shard
+
+detect_shard(
+    snakemake.input.weights,
+    snakemake.input.images,
+    snakemake.output.boxes,
+    snakemake.output.issues,
+    shard=int(snakemake.wildcards.detect_shard),
+    n_shards=snakemake.config["detect"]["shards"],
+    **snakemake.params,
+)

@@ -1,0 +1,9 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.segment.run import evaluate_labelme_folder
+
+evaluate_labelme_folder(snakemake.input.folder, snakemake.output.metrics_json, **snakemake.params)

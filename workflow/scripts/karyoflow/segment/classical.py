@@ -1,0 +1,193 @@
+"""Classical instance segmentation inside detection boxes (OpenCV / scikit-image, no ML).
+
+Per image: the background is estimated by a morphological closing (or opening, for bright
+chromosomes on a dark background) wider than a chromosome, subtracted, and the difference
+thresholded by Otsu's method. Per box: the foreground inside the slightly enlarged box;
+pixels that a neighbouring box also covers are shared out by a watershed on the distance
+transform, seeded by the pixels only this box covers and those only the neighbour covers;
+the largest component is kept and its holes filled. Masks may overlap where boxes do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+from skimage.segmentation import watershed
+
+POLARITIES = ("auto", "dark", "bright")
+
+
+@dataclass
+class InstanceMask:
+    """A mask cut to its own window: `mask[y, x]` is image pixel (y0 + y, x0 + x)."""
+
+    x0: int
+    y0: int
+    mask: np.ndarray  # bool (h, w)
+    score: float
+
+    @property
+    def area(self) -> int:
+        return int(self.mask.sum())
+
+    def bbox(self) -> tuple[int, int, int, int]:
+        """Tight box of the mask, xmin ymin inclusive, xmax ymax exclusive."""
+        ys, xs = np.nonzero(self.mask)
+        if len(xs) == 0:
+            return (self.x0, self.y0, self.x0, self.y0)
+        return (
+            self.x0 + int(xs.min()),
+            self.y0 + int(ys.min()),
+            self.x0 + int(xs.max()) + 1,
+            self.y0 + int(ys.max()) + 1,
+        )
+
+    def full(self, shape: tuple[int, int]) -> np.ndarray:
+        """The mask pasted into an all-False image of `shape`."""
+        out = np.zeros(shape, dtype=bool)
+        h, w = self.mask.shape
+        out[self.y0 : self.y0 + h, self.x0 : self.x0 + w] = self.mask
+        return out
+
+
+def box_iou_1(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def clip_boxes(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Boxes rounded outwards to whole pixels and clipped to the image."""
+    h, w = shape
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    out = np.stack(
+        [np.floor(boxes[:, 0]), np.floor(boxes[:, 1]), np.ceil(boxes[:, 2]), np.ceil(boxes[:, 3])],
+        axis=1,
+    )
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
+    return out.astype(int)
+
+
+def guess_polarity(image: np.ndarray, boxes: np.ndarray) -> str:
+    """ "dark" when the boxed pixels are darker than the rest of the image, else "bright"."""
+    inside = np.zeros(image.shape, dtype=bool)
+    for x0, y0, x1, y1 in clip_boxes(boxes, image.shape):
+        inside[y0:y1, x0:x1] = True
+    if not inside.any() or inside.all():
+        return "dark"
+    return "dark" if np.median(image[inside]) < np.median(image[~inside]) else "bright"
+
+
+# Otsu's threshold splits chromosome from background midway; the soft rim of a chromosome
+# (blur, pale G-bands at the edge) lies below it, so the cut is made lower.
+THRESHOLD_SCALE = 0.6
+MIN_EXCLUSIVE_SHARE = 0.5
+
+
+def foreground(
+    image: np.ndarray, boxes: np.ndarray, polarity: str = "auto", scale: float = THRESHOLD_SCALE
+):
+    """(foreground mask, polarity used, object contrast map) of a grey uint8 image."""
+    if polarity not in POLARITIES:
+        raise ValueError(f"polarity must be one of {POLARITIES}, got {polarity!r}")
+    if polarity == "auto":
+        polarity = guess_polarity(image, boxes)
+    clipped = clip_boxes(boxes, image.shape)
+    sides = np.minimum(clipped[:, 2] - clipped[:, 0], clipped[:, 3] - clipped[:, 1])
+    # wider than a chromosome, so the closing (opening) erases chromosomes, not the gradient
+    width = int(np.median(sides[sides > 0])) if (sides > 0).any() else 15
+    size = int(np.clip(2 * width + 1, 15, 151)) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
+    if polarity == "dark":
+        background = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, kernel)
+        contrast = cv2.subtract(background, smooth)
+    else:
+        background = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, kernel)
+        contrast = cv2.subtract(smooth, background)
+    otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    # Otsu on a mostly-empty image can settle on noise: demand a minimum contrast
+    threshold = max(otsu * scale, 8.0)
+    return contrast >= threshold, polarity, contrast
+
+
+def segment_boxes(
+    image: np.ndarray, boxes: np.ndarray, *, polarity: str = "auto", pad: int = 3
+) -> tuple[list[InstanceMask | None], str]:
+    """One mask per box (None where the box holds no foreground), and the polarity used."""
+    if image.ndim != 2 or image.dtype != np.uint8:
+        raise ValueError("segment_boxes needs a 2-D uint8 grey image")
+    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
+    if len(boxes) == 0:
+        return [], polarity if polarity != "auto" else "dark"
+    fg, used, _ = foreground(image, boxes, polarity)
+    clipped = clip_boxes(boxes, image.shape)
+    padded = clip_boxes(boxes + np.array([-pad, -pad, pad, pad]), image.shape)
+    masks: list[InstanceMask | None] = []
+    for i in range(len(boxes)):
+        masks.append(_segment_one(fg, boxes[i], clipped, padded, i))
+    return masks, used
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _segment_one(fg, box, clipped, padded, i) -> InstanceMask | None:
+    bx0, by0, bx1, by1 = clipped[i]
+    px0, py0, px1, py1 = padded[i]
+    if bx1 <= bx0 or by1 <= by0:
+        return None
+    neighbours = [j for j in range(len(clipped)) if j != i and _overlaps(padded[i], clipped[j])]
+    # the window holds the neighbours whole, so their own pixels can seed the watershed
+    wx0 = min([px0] + [clipped[j][0] for j in neighbours])
+    wy0 = min([py0] + [clipped[j][1] for j in neighbours])
+    wx1 = max([px1] + [clipped[j][2] for j in neighbours])
+    wy1 = max([py1] + [clipped[j][3] for j in neighbours])
+    region = fg[wy0:wy1, wx0:wx1]
+    own = np.zeros(region.shape, dtype=bool)
+    own[py0 - wy0 : py1 - wy0, px0 - wx0 : px1 - wx0] = True
+    core = np.zeros(region.shape, dtype=bool)
+    core[by0 - wy0 : by1 - wy0, bx0 - wx0 : bx1 - wx0] = True
+    others = np.zeros(region.shape, dtype=bool)
+    for j in neighbours:
+        ox0, oy0, ox1, oy1 = clipped[j]
+        others[oy0 - wy0 : oy1 - wy0, ox0 - wx0 : ox1 - wx0] = True
+    mine = region & core
+    if not mine.any():
+        return None
+    # Share contested pixels only when this box has a fair part of its own: a box lying
+    # mostly inside a neighbour's (a chromosome crossing it) would keep a mere sliver.
+    exclusive_share = (core & ~others).sum() / core.sum()
+    if neighbours and (mine & others).any() and exclusive_share >= MIN_EXCLUSIVE_SHARE:
+        markers = np.zeros(region.shape, dtype=np.int32)
+        markers[region & core & ~others] = 1
+        markers[region & others & ~core] = 2
+        if (markers == 1).any():
+            distance = ndimage.distance_transform_edt(region)
+            labels = watershed(-distance, markers, mask=region)
+            mine = labels == 1
+    mine &= own
+    mine = _largest_component(mine)
+    mine = ndimage.binary_fill_holes(mine)
+    ys, xs = np.nonzero(mine)
+    if len(xs) == 0:
+        return None
+    tight = (wx0 + xs.min(), wy0 + ys.min(), wx0 + xs.max() + 1, wy0 + ys.max() + 1)
+    window = mine[py0 - wy0 : py1 - wy0, px0 - wx0 : px1 - wx0]
+    return InstanceMask(int(px0), int(py0), window, round(float(box_iou_1(tight, box)), 4))
+
+
+def _largest_component(mask: np.ndarray) -> np.ndarray:
+    labels, n = ndimage.label(mask)
+    if n <= 1:
+        return mask
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))

@@ -1,0 +1,16 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.segment.run import segment_shard
+
+segment_shard(
+    snakemake.input.images,
+    snakemake.input.boxes,
+    snakemake.output.instances,
+    snakemake.output.issues,
+    snakemake.output.masks,
+    **snakemake.params,
+)
