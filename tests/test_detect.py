@@ -91,7 +91,9 @@ def test_one_epoch_with_the_network_blocked(tmp_path, monkeypatch):
         ],
         ignore_index=True,
     )
-    boxes, issues = detect_images(model, images, imgsz=256, min_confidence=0.0, batch=3)
+    boxes, issues = detect_images(
+        model, images, imgsz=256, min_confidence=0.0, confidence=0.0, batch=3
+    )
     assert list(boxes.columns[:4]) == ["image_id", "box_index", "class", "confidence"]
     assert set(boxes["class"]) <= {"chromosome"} and len(boxes) > 0
     inside = boxes[boxes["image_id"] != "huge"]

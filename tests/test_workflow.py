@@ -145,6 +145,29 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     assert scored["n_images"] == 2 and scored["n_truth"] == 46 + 47
     assert 0 <= scored["map50"] <= 1
 
+    # the same given detector on a folder of plain images (no XML), one of them broken
+    import shutil
+
+    new = other / "new images"
+    new.mkdir()
+    for image in (real_data_dir / "cil24_voc").glob("*.jpg"):
+        shutil.copy(image, new)
+    (new / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    config = write_config(
+        other,
+        {
+            "detect": {"weights": str(tmp_path / "results/detect/model/detector.pt"), "imgsz": 128},
+            "predict": {"images": str(new)},
+        },
+    )
+    run = snakemake(other, "results/crops/predict/crops.parquet", "--configfile", str(config))
+    assert run.returncode == 0, run.stderr[-3000:]
+    listed = pd.read_csv(other / "results/detect/predict/images.csv", dtype=str)
+    assert sorted(listed["image_id"]) == ["103064", "1050431"]
+    bad = pd.read_csv(other / "results/predict/input/bad_inputs.tsv", sep="\t")
+    assert bad["path"].str.endswith("broken.jpg").any()
+    assert (other / "results/segment/predict/instances.parquet").exists()
+
 
 @pytest.mark.slow
 def test_external_labelme_scoring_needs_no_detector(tmp_path, real_data_dir):

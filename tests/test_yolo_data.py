@@ -63,3 +63,11 @@ def test_empty_training_split_is_refused(tmp_path):
     annotations = pd.DataFrame(columns=["image_id", "class", "xmin", "ymin", "xmax", "ymax"])
     with pytest.raises(ValueError, match="train split is empty"):
         write_yolo_dataset(manifest, annotations, splits, tmp_path / "yolo", "chromosome")
+
+
+def test_training_seconds_add_up_across_a_resume():
+    from karyoflow.yolo_data import training_seconds
+
+    history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5], "time": [60.0, 120.0, 50.0, 100.0, 148.0]})
+    assert training_seconds(history) == 120.0 + 148.0
+    assert training_seconds(history.iloc[:2]) == 120.0

@@ -75,6 +75,7 @@ def detection_settings(wildcards):
     return {
         "imgsz": detect["imgsz"],
         "min_confidence": detect["min_confidence"],
+        "confidence": detect["confidence"],
         "iou": detect["nms_iou"],
         "max_det": detect["max_det"],
         "batch": detect["predict_batch"],
@@ -110,7 +111,19 @@ def detection_image_tables(wildcards):
             "manifest": result("data", "manifest.csv"),
             "splits": result("data", "splits.csv"),
         }
+    if wildcards.image_set == "predict":
+        return {"manifest": result("predict", "input", "manifest.csv")}
     return {"manifest": result("evaluate", "external_voc", "manifest.csv")}
+
+
+def predict_images_path():
+    path = config["predict"]["images"]
+    if not path:
+        raise WorkflowError(
+            "predict.images is empty: set it to a folder (or .zip) of images to run the "
+            "trained models on, in a config file given after the main one"
+        )
+    return path
 
 
 def shard_files(stage, pattern):
@@ -149,6 +162,8 @@ def annotation_table(wildcards):
     """The annotations that hold the truth for one image set."""
     if wildcards.image_set == "external":
         return result("evaluate", "external_voc", "annotations.parquet")
+    if wildcards.image_set == "predict":
+        return result("predict", "input", "annotations.parquet")
     return result("data", "annotations.parquet")
 
 

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    image_set="test|external",
+    image_set="test|external|predict",
     detect_shard=r"\d+",
 
 
@@ -197,3 +197,24 @@ rule evaluate_external_detection:
         "../../envs/report.yaml"
     script:
         "../scripts/evaluate_detector.py"
+
+
+rule ingest_predict_images:
+    input:
+        images=lambda wc: predict_images_path(),
+    output:
+        manifest=result("predict", "input", "manifest.csv"),
+        annotations=result("predict", "input", "annotations.parquet"),
+        bad_inputs=result("predict", "input", "bad_inputs.tsv"),
+    params:
+        roots=lambda wc, input: [input.images],
+        source="images",
+        policy=config["on_bad_input"],
+        extract_dir=result("predict", "input", "extracted"),
+        annotated=False,
+    log:
+        result("logs", "predict", "ingest_images.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/ingest.py"

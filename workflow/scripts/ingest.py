@@ -11,5 +11,6 @@ ingest(
     source=snakemake.params.source,
     policy=snakemake.params.policy,
     extract_dir=snakemake.params.extract_dir,
+    annotated=snakemake.params.get("annotated", True),
     **snakemake.output,
 )

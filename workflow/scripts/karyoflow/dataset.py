@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from karyoflow.ingest import ingest_voc, write_ingest
+from karyoflow.ingest import ingest_images, ingest_voc, write_ingest
 from karyoflow.io.tables import write_csv
 from karyoflow.splits import make_splits
 from karyoflow.synth import SynthParams, generate_shard
@@ -40,10 +40,11 @@ def ingest(
     manifest: str,
     annotations: str,
     bad_inputs: str,
+    annotated: bool = True,
 ) -> None:
-    result = ingest_voc(
-        [Path(r) for r in roots], policy=policy, extract_dir=extract_dir, source=source
-    )
+    """Images with VOC annotations, or (annotated False) plain images to predict on."""
+    read = ingest_voc if annotated else ingest_images
+    result = read([Path(r) for r in roots], policy=policy, extract_dir=extract_dir, source=source)
     write_ingest(result, manifest, annotations, bad_inputs)
 
 

@@ -110,7 +110,8 @@ def train_detector(
     settings.update(extra_args or {})
     last = run_dir / "weights" / "last.pt"
     started = time.perf_counter()
-    if _resumable(last, settings, model):
+    resumed = _resumable(last, settings, model)
+    if resumed:
         log.info("resuming the interrupted training in %s", run_dir)
         results = YOLO(str(last)).train(resume=True)
     else:
@@ -130,7 +131,19 @@ def train_detector(
         with atomic_path(history_out) as tmp:
             shutil.copyfile(run_dir / "results.csv", tmp)
     metrics = {k: float(v) for k, v in (results.results_dict if results else {}).items()}
-    record = {"model": model, "train_seconds": round(seconds, 1), "metrics": metrics, **settings}
+    from karyoflow.yolo_data import training_seconds
+
+    history = pd.read_csv(run_dir / "results.csv")
+    history.columns = [c.strip() for c in history.columns]
+    record = {
+        "model": model,
+        # all epochs, also those before an interruption; this_run_seconds: since the restart
+        "train_seconds": round(training_seconds(history), 1),
+        "this_run_seconds": round(seconds, 1),
+        "resumed": resumed,
+        "metrics": metrics,
+        **settings,
+    }
     with atomic_path(Path(weights_out).with_suffix(".json")) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2))
     log.info("trained in %.0f s: %s", seconds, metrics)
@@ -215,6 +228,7 @@ def detect_images(
     *,
     imgsz: int,
     min_confidence: float = 0.01,
+    confidence: float = 0.25,
     iou: float = 0.7,
     max_det: int = 300,
     batch: int = 8,
@@ -225,9 +239,10 @@ def detect_images(
     """Boxes for every image in `images` (columns image_id, image_path), in batches.
 
     Returns (boxes with BOX_COLUMNS in pixels of the original image, issues with
-    ISSUE_COLUMNS). Unreadable images are skipped and listed (policy "skip") or stop the
-    run (policy "error"); images with no detection and images far larger than imgsz are
-    listed and kept.
+    ISSUE_COLUMNS). Boxes down to `min_confidence` are kept; `confidence` is the operating
+    point. Unreadable images are skipped and listed (policy "skip") or stop the run
+    (policy "error"); images with no box at the operating point and images far larger
+    than imgsz are listed and kept.
     """
     import cv2
 
@@ -273,9 +288,12 @@ def detect_images(
                 xyxy = found.xyxy.cpu().numpy()
                 cls = found.cls.cpu().numpy().astype(int)
                 conf = found.conf.cpu().numpy()
-                if len(xyxy) == 0:
+                if not (conf >= confidence).any():
                     path = images.loc[images["image_id"] == image_id, "image_path"].iloc[0]
-                    detail = f"no detection above confidence {min_confidence}"
+                    detail = (
+                        f"no chromosome detected at confidence {confidence} "
+                        f"({len(xyxy)} weaker boxes): no metaphase in view?"
+                    )
                     log.warning("%s: %s", path, detail)
                     issues.append((image_id, path, "no_detections", detail, "kept"))
                 for i in range(len(xyxy)):

@@ -89,7 +89,16 @@ def evaluate_detector(
         training = json.loads(Path(training_json).read_text())
         record["training"] = {
             k: training.get(k)
-            for k in ("model", "imgsz", "epochs", "batch", "device", "train_seconds", "seed")
+            for k in (
+                "model",
+                "imgsz",
+                "epochs",
+                "batch",
+                "device",
+                "train_seconds",
+                "resumed",
+                "seed",
+            )
         }
     with atomic_path(metrics_json) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2))

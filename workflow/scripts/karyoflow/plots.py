@@ -145,7 +145,15 @@ def detector_history(history_csv: str, out_png: str) -> None:
     for column, name in (("metrics/mAP50(B)", "mAP50"), ("metrics/mAP50-95(B)", "mAP50-95")):
         if column in history:
             right.plot(history["epoch"], history[column], marker="o", ms=3, label=name)
-    right.set(xlabel="epoch", ylabel="validation score", ylim=(0, 1), title="Validation mAP")
+    from karyoflow.yolo_data import training_seconds
+
+    minutes = training_seconds(history) / 60
+    right.set(
+        xlabel="epoch",
+        ylabel="validation score",
+        ylim=(0, 1),
+        title=f"Validation mAP (training took {minutes:.1f} min)",
+    )
     right.legend(fontsize=8)
     save_figure(fig, out_png)
 

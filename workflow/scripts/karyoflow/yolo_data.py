@@ -122,3 +122,16 @@ def write_yolo_dataset_files(
         out_dir,
         task,
     )
+
+
+def training_seconds(history: pd.DataFrame) -> float:
+    """Total training time from Ultralytics' results.csv `time` column.
+
+    The column counts seconds since the start of the current run, and starts again at
+    zero when an interrupted training is resumed: the total sums the runs.
+    """
+    times = pd.to_numeric(history["time"], errors="coerce").dropna().to_numpy()
+    if len(times) == 0:
+        return 0.0
+    restarts = np.nonzero(np.diff(times) < 0)[0]
+    return float(times[restarts].sum() + times[-1])
