@@ -141,3 +141,44 @@ def test_real_gband612_layout_imports(tmp_path, real_data_dir):
     assert table["image_id"].str.contains(".", regex=False).all()
     assert (table["case_id"] == table["image_id"].str.split(".").str[0]).all()
     assert bad["problem"].tolist() == ["unknown_label"] and "clase25" in bad["path"].iloc[0]
+
+
+def test_karyogram_export_maps_alphabetical_ids_through_names(tmp_path):
+    from karyoflow.crops import import_karyogram_folder
+    from PIL import Image
+
+    root = tmp_path / "export"
+    names = sorted([str(i) for i in range(1, 23)] + ["X", "Y"])  # '1', '10', '11', ...
+    (root / "train" / "images").mkdir(parents=True)
+    (root / "train" / "labels").mkdir(parents=True)
+    (root / "data.yaml").write_text(f"nc: 24\nnames: {names}\n")
+    image = np.zeros((100, 100), np.uint8)  # bright chromosomes on black, as in that set
+    image[10:50, 10:16] = 200  # id 0 -> '1'
+    image[10:30, 60:66] = 180  # id 1 -> '10'
+    image[70:80, 80:84] = 190  # id 22 -> 'X'
+    for copy in ("a1", "b2"):  # two augmented copies of one source karyogram
+        Image.fromarray(image).convert("RGB").save(
+            root / "train" / "images" / f"karyotype-7_bmp_jpg.rf.{copy}.jpg"
+        )
+        (root / "train" / "labels" / f"karyotype-7_bmp_jpg.rf.{copy}.txt").write_text(
+            "0 0.13 0.30 0.10 0.44\n1 0.63 0.20 0.10 0.24\n22 0.82 0.75 0.08 0.14\n30 0.5 0.5 0.1 0.1\n"
+        )
+    table, bad = import_karyogram_folder(root, tmp_path / "k.npz", side=64)
+    assert table.groupby("true_class").size().to_dict() == {"1": 2, "10": 2, "X": 2}
+    assert set(table["image_id"]) == {"karyotype-7_bmp_jpg"}
+    assert (bad["problem"] == "unknown_label").sum() == 2  # id 30 is beyond the 24 names
+    one = table[table["true_class"] == "1"].iloc[0]
+    assert one["length_px"] == pytest.approx(40, abs=2)
+    canvas, _ = load_crops(tmp_path / "k.npz")
+    assert canvas[int(one["crop_index"])].max() > 150  # bright on black, not inverted
+
+
+@pytest.mark.slow
+def test_real_karyogram_export_imports(tmp_path, real_data_dir):
+    from karyoflow.crops import import_karyogram_folder
+
+    table, bad = import_karyogram_folder(real_data_dir / "karyogram_yolo", tmp_path / "k.npz")
+    counts = table.groupby("true_class").size()
+    assert len(counts) == 24 and counts.drop(["X", "Y"]).min() > 900
+    assert table["image_id"].nunique() < 518  # augmented copies fold into their source
+    assert len(bad) < 0.01 * len(table)

@@ -183,3 +183,41 @@ def test_sam_path_with_an_untrained_mobile_sam(tmp_path, synthetic_cells):
     cut = issues.loc[issues["problem"] == "mask_far_larger_than_box", "instance_id"]
     for row in instances[instances["instance_id"].isin(cut)].itertuples():
         assert row.xmin >= row.box_xmin - 3 and row.xmax <= row.box_xmax + 4
+
+
+def test_label_map_instances_and_kinds(tmp_path):
+    from karyoflow.segment.evaluate import iter_labelmaps
+
+    labels = np.zeros((60, 80), np.uint8)
+    labels[5:25, 5:12] = 1  # isolated
+    labels[5:25, 40:47] = 1  # the homologue: a second instance of class 1
+    labels[30:50, 40:47] = 2
+    labels[30:50, 47:54] = 3  # touches class 2
+    labels[52:58, 5:30] = 4
+    labels[52:58, 30:34] = 255  # crossing of 4 and 5
+    labels[45:58, 34:38] = 5
+    labels[2:4, 70:72] = 7  # 4 px of noise: not an instance
+    image = np.where(labels > 0, 200, 10).astype(np.uint8)
+    (tmp_path / "case").mkdir()
+    Image.fromarray(image).save(tmp_path / "case" / "cellD.png")
+    Image.fromarray(labels).save(tmp_path / "case" / "cellK.png")
+    (truth,) = list(iter_labelmaps(tmp_path))
+    assert truth.image_id == "cell" and len(truth.masks) == 6
+    assert truth.kinds.count("isolated") == 2 and truth.kinds.count("touching") == 2
+    assert truth.kinds.count("overlapping") == 2
+    crossing = [m for m, k in zip(truth.masks, truth.kinds, strict=True) if k == "overlapping"]
+    assert all(m[55, 31] for m in crossing)  # the overlap belongs to both
+    assert truth.boxes[0].tolist() == [5, 5, 12, 25]
+
+
+@pytest.mark.slow
+def test_real_mfish_label_maps_score(real_data_dir):
+    from itertools import islice
+
+    from karyoflow.segment.evaluate import iter_labelmaps
+
+    truths = islice(iter_labelmaps(real_data_dir / "mfish_dapi"), 2)
+    scores, _ = evaluate_prompted(truths, classical_segmenter())
+    summary = summarize(scores, "classical")
+    assert summary["n_images"] == 2 and summary["n_instances"] > 60
+    assert summary["mean_iou"] > 0.5

@@ -95,13 +95,7 @@ def detector_record():
 
 def external_path(key, what):
     """evaluate.<key>, which the external scoring targets need."""
-    path = config["evaluate"][key]
-    if not path:
-        raise WorkflowError(
-            f"evaluate.{key} is empty: set it to {what}, in a config file given after the "
-            f"main one (evaluate: {{{key}: path/to/folder}})"
-        )
-    return path
+    return configured_path("evaluate", key, what)
 
 
 def detection_image_tables(wildcards):
@@ -117,13 +111,7 @@ def detection_image_tables(wildcards):
 
 
 def predict_images_path():
-    path = config["predict"]["images"]
-    if not path:
-        raise WorkflowError(
-            "predict.images is empty: set it to a folder (or .zip) of images to run the "
-            "trained models on, in a config file given after the main one"
-        )
-    return path
+    return configured_path("predict", "images", "a folder (or .zip) of new images")
 
 
 def shard_files(stage, pattern):
@@ -175,11 +163,22 @@ def segment_targets():
     ]
 
 
-def import_crops_path():
-    path = config["import_crops"]["path"]
+def configured_path(section, key, what):
+    """config[section][key], which a target needs; a clear error when it is empty."""
+    path = config[section][key]
     if not path:
         raise WorkflowError(
-            "import_crops.path is empty: set it to the root folder of a crop set, in a config "
-            "file given after the main one (import_crops: {path: path/to/crops})"
+            f"{section}.{key} is empty: set it to {what}, in a config file given after the "
+            f"main one ({section}: {{{key}: path/to/folder}})"
         )
     return path
+
+
+def import_crops_path():
+    return configured_path("import_crops", "path", "the root folder of a crop set")
+
+
+def import_karyograms_path():
+    return configured_path(
+        "import_karyograms", "path", "a folder with data.yaml and <split>/images, <split>/labels"
+    )

@@ -55,3 +55,29 @@ rule import_crops:
         "../../envs/imaging.yaml"
     script:
         "../scripts/import_crops.py"
+
+
+rule import_karyograms:
+    input:
+        root=lambda wc: import_karyograms_path(),
+    output:
+        crops=result("crops", "karyograms", "crops.parquet"),
+        arrays=result("crops", "karyograms", "crops.npz"),
+        bad_crops=result("crops", "karyograms", "bad_crops.tsv"),
+        gallery=report(
+            result("crops", "karyograms", "gallery.png"),
+            caption="../report/crops_gallery.rst",
+            category="3. Segmentation",
+            labels={"figure": "crops (imported karyograms)"},
+        ),
+    params:
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
+    log:
+        result("logs", "crops", "import_karyograms.log"),
+    benchmark:
+        result("benchmarks", "crops", "import_karyograms.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/import_karyograms.py"

@@ -88,6 +88,7 @@ rule evaluate_external_segmentation:
     output:
         metrics_json=result("evaluate", "external_segmentation.json"),
     params:
+        annotation="labelme",
         settings=config["segment"],
         settings_dir=result("detect", "ultralytics"),
     log:
@@ -99,3 +100,20 @@ rule evaluate_external_segmentation:
     script:
         "../scripts/evaluate_external_segmentation.py"
 
+
+
+use rule evaluate_external_segmentation as evaluate_external_labelmaps with:
+    input:
+        folder=lambda wc: external_path(
+            "external_labelmaps", "a folder of <name>D image / <name>K label map pairs"
+        ),
+    output:
+        metrics_json=result("evaluate", "external_segmentation_labelmaps.json"),
+    params:
+        annotation="labelmaps",
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),
+    log:
+        result("logs", "evaluate", "external_segmentation_labelmaps.log"),
+    benchmark:
+        result("benchmarks", "evaluate", "external_segmentation_labelmaps.tsv")

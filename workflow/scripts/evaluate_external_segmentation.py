@@ -4,6 +4,6 @@ sys.stderr = open(snakemake.log[0], "w", buffering=1)
 from karyoflow.logs import log_to_stderr
 
 log_to_stderr()
-from karyoflow.segment.run import evaluate_labelme_folder
+from karyoflow.segment.run import evaluate_external_folder
 
-evaluate_labelme_folder(snakemake.input.folder, snakemake.output.metrics_json, **snakemake.params)
+evaluate_external_folder(snakemake.input.folder, snakemake.output.metrics_json, **snakemake.params)

@@ -251,12 +251,24 @@ GBAND612_PATTERN = r"(?P<cell>[^/]+?)\.tiff?/clase(?P<class>\d+)/[^/]+$"
 BAD_CROP_COLUMNS = ["path", "problem", "detail", "action"]
 
 
-def crop_mask(grey: np.ndarray) -> np.ndarray:
-    """The chromosome in a crop on a white (or near-white) background."""
+def crop_polarity(grey: np.ndarray) -> str:
+    """ "dark" for a chromosome darker than the crop's border (G-band on white), else "bright"."""
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    return "dark" if np.median(border) >= np.median(grey) else "bright"
+
+
+def crop_mask(grey: np.ndarray, polarity: str = "auto") -> np.ndarray:
+    """The chromosome in a single-chromosome crop: the largest component above Otsu's cut
+    of the contrast to the background, holes filled."""
     from scipy import ndimage
 
-    otsu, _ = cv2.threshold(255 - grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = (255 - grey) >= max(otsu * 0.6, 6)
+    if polarity == "auto":
+        polarity = crop_polarity(grey)
+    contrast = (255 - grey) if polarity == "dark" else grey
+    contrast = (contrast.astype(np.int16) - int(np.percentile(contrast, 2))).clip(0, 255)
+    contrast = contrast.astype(np.uint8)
+    otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    mask = contrast >= max(otsu * 0.6, 6)
     labels, n = ndimage.label(mask)
     if n > 1:
         sizes = np.bincount(labels.ravel())
@@ -299,6 +311,50 @@ def find_crop_files(root: str | Path, pattern: str):
     return found, bad
 
 
+def crops_from_cells(cells: dict, out_npz, *, side: int, fill: float) -> pd.DataFrame:
+    """Crops table and arrays from {cell: [(source, class, grey window, mask, polarity)]}.
+
+    Every crop of a cell gets the cell's scale; case_id is the cell id before its first
+    dot, source_path where the crop came from; box columns are the window's own extent.
+    """
+    canvases, windows, rows = [], [], []
+    for cell, items in cells.items():
+        lengths = np.array([mask_length(item[3]) for item in items])
+        scale = cell_scale(lengths, side, fill)
+        for k, ((source, label, grey, mask, polarity), length) in enumerate(
+            zip(items, lengths, strict=True)
+        ):
+            canvas, shrunk = to_canvas(grey, mask, scale, side, polarity)
+            rows.append(
+                (
+                    f"{cell}#{k}",
+                    cell,
+                    k,
+                    str(out_npz),
+                    len(rows),
+                    label,
+                    "",
+                    "",
+                    float("nan"),
+                    float("nan"),
+                    round(float(length), 2),
+                    int(mask.sum()),
+                    round(scale, 5),
+                    shrunk,
+                    0,
+                    0,
+                    grey.shape[1],
+                    grey.shape[0],
+                    cell.split(".")[0],
+                    str(source),
+                )
+            )
+            canvases.append(canvas)
+            windows.append((grey, mask))
+    save_crops(out_npz, np.array(canvases, dtype=np.uint8).reshape(-1, side, side), windows)
+    return pd.DataFrame(rows, columns=CROP_COLUMNS + ["case_id", "source_path"])
+
+
 def import_crop_folder(
     root: str | Path,
     out_npz: str | Path,
@@ -324,51 +380,19 @@ def import_crop_folder(
         except BadInputError as err:
             bad.append((str(path), err.problem, err.detail, "skipped"))
             continue
-        mask = crop_mask(grey)
+        polarity = crop_polarity(grey)
+        mask = crop_mask(grey, polarity)
         if not mask.any():
             bad.append((str(path), "empty_mask", "no chromosome pixels in the crop", "skipped"))
             continue
         ys, xs = np.nonzero(mask)
         tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-        cells.setdefault(cell, []).append((path, label, grey[tight], mask[tight]))
+        cells.setdefault(cell, []).append((path, label, grey[tight], mask[tight], polarity))
     if policy == "error" and bad:
         raise BadInputError(
             root, "bad_crops", f"{len(bad)} crop file(s) unusable, e.g. {bad[0][0]}: {bad[0][2]}"
         )
-    canvases, windows, rows = [], [], []
-    for cell, items in cells.items():
-        lengths = np.array([mask_length(m) for _, _, _, m in items])
-        scale = cell_scale(lengths, side, fill)
-        for k, ((path, label, grey, mask), length) in enumerate(zip(items, lengths, strict=True)):
-            canvas, shrunk = to_canvas(grey, mask, scale, side, "dark")
-            rows.append(
-                (
-                    f"{cell}#{k}",
-                    cell,
-                    k,
-                    str(out_npz),
-                    len(rows),
-                    label,
-                    "",
-                    "",
-                    float("nan"),
-                    float("nan"),
-                    round(float(length), 2),
-                    int(mask.sum()),
-                    round(scale, 5),
-                    shrunk,
-                    0,
-                    0,
-                    grey.shape[1],
-                    grey.shape[0],
-                    cell.split(".")[0],
-                    str(path),
-                )
-            )
-            canvases.append(canvas)
-            windows.append((grey, mask))
-    save_crops(out_npz, np.array(canvases, dtype=np.uint8).reshape(-1, side, side), windows)
-    table = pd.DataFrame(rows, columns=CROP_COLUMNS + ["case_id", "source_path"])
+    table = crops_from_cells(cells, out_npz, side=side, fill=fill)
     log.info(
         "imported %d crops of %d cells from %s in %.1f s; %d file(s) left out",
         len(table),
@@ -399,6 +423,117 @@ def import_crops_files(
     table, bad = import_crop_folder(
         root, arrays, pattern=pattern, side=side, fill=fill, policy=policy
     )
+    write_parquet(table, crops)
+    write_csv(bad, bad_crops, sep="\t")
+    canvas, _ = load_crops(arrays)
+    plots.crops_gallery(table, canvas, gallery)
+    return table
+
+
+def import_karyogram_folder(
+    root: str | Path, out_npz: str | Path, *, side: int = 96, fill: float = 0.9
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Arranged karyogram images with YOLO boxes (a Roboflow-style export: data.yaml with
+    `names`, <split>/images and <split>/labels) -> one crop per box.
+
+    Class ids index `names` (in that export, alphabetical: '1', '10', '11', ...), so they
+    are mapped through the names, never used as numbers. The cell is the source
+    karyogram (the file name before Roboflow's ".rf." suffix), so copies of one karyogram
+    in several splits stay one cell for grouped splits.
+    """
+    import yaml
+
+    from karyoflow.errors import BadInputError
+    from karyoflow.io.images import IMAGE_EXTENSIONS
+    from karyoflow.labels import UnknownLabelError, canonical
+
+    root = Path(root)
+    spec = root / "data.yaml"
+    if not spec.is_file():
+        raise BadInputError(root, "not_found", "no data.yaml with the class names in this folder")
+    names = yaml.safe_load(spec.read_text()).get("names")
+    if isinstance(names, dict):
+        names = [names[k] for k in sorted(names)]
+    if not names:
+        raise BadInputError(spec, "malformed_yaml", "data.yaml has no `names` list")
+    cells: dict[str, list] = {}
+    bad = []
+    for image_path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS):
+        label_path = image_path.parent.parent / "labels" / f"{image_path.stem}.txt"
+        if image_path.parent.name != "images" or not label_path.is_file():
+            bad.append((str(image_path), "missing_labels", f"no {label_path}", "skipped"))
+            continue
+        try:
+            grey, _ = read_grayscale(image_path)
+        except BadInputError as err:
+            bad.append((str(image_path), err.problem, err.detail, "skipped"))
+            continue
+        h, w = grey.shape
+        cell = image_path.stem.split(".rf.")[0]
+        lines = label_path.read_text().split("\n")
+        polarity = _karyogram_polarity(grey, lines)
+        for n, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                cls, cx, cy, bw, bh = line.split()[:5]
+                label = canonical(names[int(cls)])
+                cx, cy, bw, bh = (float(v) for v in (cx, cy, bw, bh))
+            except (ValueError, IndexError, UnknownLabelError) as err:
+                bad.append((f"{label_path}:{n}", "unknown_label", str(err), "skipped"))
+                continue
+            x0, x1 = max(int((cx - bw / 2) * w), 0), min(int(np.ceil((cx + bw / 2) * w)), w)
+            y0, y1 = max(int((cy - bh / 2) * h), 0), min(int(np.ceil((cy + bh / 2) * h)), h)
+            window = grey[y0:y1, x0:x1]
+            mask = crop_mask(window, polarity) if window.size else np.zeros((0, 0), bool)
+            if not mask.any():
+                bad.append(
+                    (f"{label_path}:{n}", "empty_mask", "no chromosome in the box", "skipped")
+                )
+                continue
+            ys, xs = np.nonzero(mask)
+            tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+            cells.setdefault(cell, []).append(
+                (image_path, label, window[tight], mask[tight], polarity)
+            )
+    table = crops_from_cells(cells, out_npz, side=side, fill=fill)
+    log.info(
+        "imported %d crops from %d karyograms in %s; %d problem(s)",
+        len(table),
+        len(cells),
+        root,
+        len(bad),
+    )
+    return table, pd.DataFrame(bad, columns=BAD_CROP_COLUMNS)
+
+
+def _karyogram_polarity(grey: np.ndarray, lines: list[str]) -> str:
+    """Dark chromosomes on white, or bright ones on black (fluorescent / inverted)."""
+    from karyoflow.segment.classical import guess_polarity
+
+    h, w = grey.shape
+    boxes = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 5:
+            try:
+                cx, cy, bw, bh = (float(v) for v in parts[1:5])
+            except ValueError:
+                continue
+            boxes.append(
+                [(cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h]
+            )
+    return guess_polarity(grey, np.array(boxes).reshape(-1, 4))
+
+
+def import_karyograms_files(
+    root: str, crops: str, arrays: str, bad_crops: str, gallery: str, *, side: int, fill: float
+) -> pd.DataFrame:
+    """Rule import_karyograms."""
+    from karyoflow import plots
+    from karyoflow.io.tables import write_csv, write_parquet
+
+    table, bad = import_karyogram_folder(root, arrays, side=side, fill=fill)
     write_parquet(table, crops)
     write_csv(bad, bad_crops, sep="\t")
     canvas, _ = load_crops(arrays)

@@ -181,3 +181,95 @@ def iter_labelme(folder: str | Path) -> Iterator[TruthImage]:
             yield labelme_truth(path)
         except BadInputError as err:
             log.warning("skipped %s", err)
+
+
+# ---- label maps (M-FISH / ADIR style) ----------------------------------------------
+
+OVERLAP_LABEL = 255
+MIN_INSTANCE_PX = 20
+
+
+def read_label_map(path: str | Path) -> np.ndarray:
+    """A label image as its stored indices (a palette image is NOT expanded to colours)."""
+    from karyoflow.errors import BadInputError
+    from karyoflow.io.images import _pillow_open
+
+    try:
+        with _pillow_open()(path) as im:
+            return np.asarray(im)
+    except Exception as err:
+        raise BadInputError(path, "unreadable_image", f"cannot read label map ({err})") from err
+
+
+def labelmap_truth(image_path, label_path, image_id: str) -> TruthImage:
+    """Instances = connected components of each class; overlap regions (255) join the
+    components they touch, and make them `overlapping`."""
+    from scipy import ndimage
+
+    image, _ = read_grayscale(image_path)
+    labels = read_label_map(label_path)
+    if labels.shape != image.shape:
+        from karyoflow.errors import BadInputError
+
+        raise BadInputError(
+            label_path, "size_mismatch", f"label map {labels.shape} but image {image.shape}"
+        )
+    overlap, n_overlap = ndimage.label(labels == OVERLAP_LABEL)
+    grow = np.ones((3, 3), bool)
+    masks, kinds = [], []
+    for cls in sorted(set(np.unique(labels)) - {0, OVERLAP_LABEL}):
+        components, n = ndimage.label(labels == cls, structure=grow)
+        for k in range(1, n + 1):
+            mask = components == k
+            if mask.sum() < MIN_INSTANCE_PX:
+                continue
+            touched = set(np.unique(overlap[ndimage.binary_dilation(mask, grow)])) - {0}
+            for region in touched:
+                mask |= overlap == region
+            masks.append(mask)
+            kinds.append("overlapping" if touched else "")
+    occupied = np.zeros(labels.shape, np.int32)
+    for i, mask in enumerate(masks, start=1):
+        occupied[mask & (occupied == 0)] = i
+    for i, mask in enumerate(masks):
+        if kinds[i]:
+            continue
+        around = ndimage.binary_dilation(mask, grow, iterations=2) & ~mask
+        neighbours = set(np.unique(occupied[around])) - {0, i + 1}
+        kinds[i] = "touching" if neighbours else "isolated"
+    boxes = []
+    for mask in masks:
+        ys, xs = np.nonzero(mask)
+        boxes.append([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+    return TruthImage(image_id, image, np.array(boxes, float).reshape(-1, 4), masks, kinds)
+
+
+def iter_labelmaps(folder: str | Path, image_suffix: str = "D", label_suffix: str = "K"):
+    """Pairs <name><image_suffix>.<ext> / <name><label_suffix>.<ext> anywhere under folder."""
+    from karyoflow.errors import BadInputError
+
+    folder = Path(folder)
+    pairs = []
+    for label_path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        stem = label_path.stem
+        if not stem.upper().endswith(label_suffix.upper()):
+            continue
+        base = stem[: -len(label_suffix)]
+        partner = [
+            p
+            for p in label_path.parent.iterdir()
+            if p.stem.upper() == (base + image_suffix).upper() and p.suffix == label_path.suffix
+        ]
+        if partner:
+            pairs.append((partner[0], label_path, base))
+    if not pairs:
+        raise BadInputError(
+            folder,
+            "no_annotations",
+            f"no <name>{image_suffix} image / <name>{label_suffix} label map pairs found",
+        )
+    for image_path, label_path, base in pairs:
+        try:
+            yield labelmap_truth(image_path, label_path, base)
+        except BadInputError as err:
+            log.warning("skipped %s", err)

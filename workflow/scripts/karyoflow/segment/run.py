@@ -14,6 +14,7 @@ from karyoflow.segment import choose_method, segment_images
 from karyoflow.segment.evaluate import (
     classical_segmenter,
     evaluate_prompted,
+    iter_labelmaps,
     iter_labelme,
     iter_synthetic,
     sam_segmenter,
@@ -146,12 +147,16 @@ def evaluate_segmentation(
     return summary
 
 
-def evaluate_labelme_folder(
-    folder: str, metrics_json: str, *, settings: dict, settings_dir: str
+def evaluate_external_folder(
+    folder: str, metrics_json: str, *, annotation: str, settings: dict, settings_dir: str
 ) -> dict:
-    """Rule evaluate_external_segmentation: a folder of LabelMe JSON, polygon boxes as prompts."""
-    scores, _, summary = _evaluate(
-        iter_labelme(folder), settings, settings_dir, f"LabelMe folder {folder}"
+    """Rules evaluate_external_segmentation*: a folder of LabelMe JSON (`annotation`
+    labelme) or of image / label-map pairs (labelmaps); truth boxes are the prompts."""
+    readers = {"labelme": iter_labelme, "labelmaps": iter_labelmaps}
+    if annotation not in readers:
+        raise ValueError(f"annotation must be one of {sorted(readers)}, got {annotation!r}")
+    _, _, summary = _evaluate(
+        readers[annotation](folder), settings, settings_dir, f"{annotation} folder {folder}"
     )
     _write_json(summary, metrics_json)
     return summary
