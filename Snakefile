@@ -18,6 +18,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/crops.smk"
+include: "workflow/rules/straighten.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -28,4 +29,5 @@ rule all:
         data_targets(),
         detect_targets(),
         segment_targets(),
+        straighten_targets(),
     default_target: True

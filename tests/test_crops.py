@@ -62,6 +62,7 @@ def test_relative_length_survives_within_a_cell(tmp_path):
     annotations = pd.DataFrame(
         {
             "image_id": "cell",
+            "object_index": [0, 1],
             "class": ["1", "21"],
             "xmin": [7, 42],
             "ymin": [7, 7],
@@ -76,6 +77,7 @@ def test_relative_length_survives_within_a_cell(tmp_path):
     canvas, raw = load_crops(tmp_path / "crops.npz")
     assert canvas.shape == (2, 48, 48) and len(raw) == 2
     assert table["true_class"].tolist() == ["1", "21"] and set(table["split"]) == {"test"}
+    assert table["truth_index"].tolist() == [0, 1]
     ratio = canvas_length(canvas[0]) / canvas_length(canvas[1])
     assert ratio == pytest.approx(3.0, rel=0.08)  # 60 / 20, not 1 as a resize-to-fit gives
     assert table["cell_scale"].nunique() == 1 and not table["shrunk_to_fit"].any()

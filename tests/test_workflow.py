@@ -91,6 +91,13 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
     assert len(crops) == len(instances) and set(crops["split"]) <= {"test"}
     assert (tmp_path / "results/crops/test/gallery.png").exists()
 
+    straight = pd.read_parquet(tmp_path / "results/straighten/test/straight.parquet")
+    assert len(straight) == len(crops) and set(straight["method"]) <= {"medial_axis"}
+    straightening = json.loads(
+        (tmp_path / "results/straighten/evaluation/metrics.json").read_text()
+    )
+    assert set(straightening["methods"]) <= {"none", "seed_affine", "medial_axis"}
+
     again = snakemake(tmp_path, "--configfile", str(config), "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
 

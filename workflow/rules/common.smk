@@ -182,3 +182,13 @@ def import_karyograms_path():
     return configured_path(
         "import_karyograms", "path", "a folder with data.yaml and <split>/images, <split>/labels"
     )
+
+
+# ---- straightening -------------------------------------------------------------------
+
+
+def straighten_targets():
+    return [
+        result("straighten", "test", "straight.parquet"),
+        result("straighten", "evaluation", "metrics.json"),
+    ]

@@ -117,11 +117,12 @@ def load_crops(path) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     return canvas, windows
 
 
-def true_classes(instances: pd.DataFrame, annotations: pd.DataFrame) -> pd.Series:
-    """Class of the annotation box that best overlaps each instance's box (IoU >= 0.5)."""
+def true_classes(instances: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame:
+    """true_class and truth_index (the annotation's object_index, -1 if none) of the
+    annotation box that best overlaps each instance's box (IoU >= 0.5)."""
     from karyoflow.detection_metrics import box_iou
 
-    out = pd.Series("", index=instances.index, dtype=object)
+    out = pd.DataFrame({"true_class": "", "truth_index": -1}, index=instances.index)
     truth = {k: g for k, g in annotations.groupby("image_id", sort=False)}
     coords = ["xmin", "ymin", "xmax", "ymax"]
     for image_id, group in instances.groupby("image_id", sort=False):
@@ -131,7 +132,8 @@ def true_classes(instances: pd.DataFrame, annotations: pd.DataFrame) -> pd.Serie
         iou = box_iou(group[coords].to_numpy(float), t[coords].to_numpy(float))
         best = iou.argmax(axis=1)
         ok = iou[np.arange(len(group)), best] >= 0.5
-        out.loc[group.index[ok]] = t["class"].to_numpy()[best[ok]]
+        out.loc[group.index[ok], "true_class"] = t["class"].to_numpy()[best[ok]]
+        out.loc[group.index[ok], "truth_index"] = t["object_index"].to_numpy()[best[ok]]
     return out
 
 
@@ -151,7 +153,7 @@ def extract_crops(
     truth = (
         true_classes(instances, annotations)
         if annotations is not None
-        else pd.Series("", index=instances.index)
+        else pd.DataFrame({"true_class": "", "truth_index": -1}, index=instances.index)
     )
     split_of = (
         dict(zip(splits["image_id"], splits["split"], strict=True)) if splits is not None else {}
@@ -183,7 +185,7 @@ def extract_crops(
                     row.instance_id,
                     str(out_npz),
                     crop_index,
-                    truth.loc[row.Index],
+                    truth.at[row.Index, "true_class"],
                     split_of.get(image_id, ""),
                     row.det_class,
                     row.det_confidence,
@@ -196,6 +198,7 @@ def extract_crops(
                     row.ymin,
                     row.xmax,
                     row.ymax,
+                    int(truth.at[row.Index, "truth_index"]),
                 )
             )
         if n % 25 == 0:
@@ -209,7 +212,7 @@ def extract_crops(
         seconds,
         len(rows) / max(seconds, 1e-9),
     )
-    return pd.DataFrame(rows, columns=CROP_COLUMNS)
+    return pd.DataFrame(rows, columns=CROP_COLUMNS + ["truth_index"])
 
 
 def extract_crops_files(

@@ -1,0 +1,55 @@
+# Straightening: every crop of an image set upright and straight, in one batch job.
+
+
+wildcard_constraints:
+    crop_set="test|external|predict|imported|karyograms",
+
+
+rule straighten:
+    input:
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+        arrays=result("crops", "{crop_set}", "crops.npz"),
+    output:
+        table=result("straighten", "{crop_set}", "straight.parquet"),
+        straight=result("straighten", "{crop_set}", "straight.npz"),
+    params:
+        method=config["straighten"]["method"],
+    log:
+        result("logs", "straighten", "{crop_set}.log"),
+    benchmark:
+        result("benchmarks", "straighten", "{crop_set}.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/straighten.py"
+
+
+rule evaluate_straightening:
+    input:
+        crops=result("crops", "test", "crops.parquet"),
+        arrays=result("crops", "test", "crops.npz"),
+        manifest=result("data", "manifest.csv"),
+    output:
+        metrics_json=result("straighten", "evaluation", "metrics.json"),
+        scores_png=report(
+            result("straighten", "evaluation", "scores.png"),
+            caption="../report/straighten_scores.rst",
+            category="4. Straightening",
+            labels={"figure": "length and band profile by method"},
+        ),
+        gallery_png=report(
+            result("straighten", "evaluation", "gallery.png"),
+            caption="../report/straighten_gallery.rst",
+            category="4. Straightening",
+            labels={"figure": "bent chromosomes, each method"},
+        ),
+    params:
+        max_crops=config["straighten"]["evaluate_max_crops"],
+    log:
+        result("logs", "straighten", "evaluate.log"),
+    benchmark:
+        result("benchmarks", "straighten", "evaluate.tsv")
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/evaluate_straightening.py"
