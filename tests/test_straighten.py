@@ -127,3 +127,37 @@ def test_straighten_canvases_keeps_size_and_order():
     assert out.shape == canvas.shape and rows["crop_id"].tolist() == ["a", "b"]
     assert rows["ok"].tolist() == [True, False] and rows["reason"].iloc[1] == "empty"
     assert out[0].any(axis=1).sum() > out[0].any(axis=0).sum()  # upright now
+
+
+def test_crop_set_files_straighten_and_gallery(tmp_path):
+    import pandas as pd
+    from karyoflow.crops import save_crops
+    from karyoflow.straighten import straighten_crops_files, straighten_gallery_files
+
+    image, _ = arc(25, 180, width=8)
+    canvases = np.zeros((3, 96, 96), np.uint8)
+    canvases[0, : image.shape[0], : image.shape[1]] = image[:96, :96]
+    canvases[1, 20:70, 44:52] = 180
+    canvases[2, 40:43, 40:43] = 180  # a dot: flagged
+    windows = [(c, c > 0) for c in canvases]
+    save_crops(tmp_path / "c.npz", canvases, windows)
+    pd.DataFrame({"crop_id": ["a", "b", "c"], "crop_index": [0, 1, 2]}).to_parquet(
+        tmp_path / "c.parquet"
+    )
+    rows = straighten_crops_files(
+        str(tmp_path / "c.parquet"),
+        str(tmp_path / "c.npz"),
+        str(tmp_path / "s.parquet"),
+        str(tmp_path / "s.npz"),
+        method="medial_axis",
+    )
+    assert rows["ok"].tolist() == [True, True, False] and rows["reason"].iloc[2] == "too_small"
+    assert rows["length_px"].iloc[0] == pytest.approx(25 * np.pi + 8, rel=0.05)
+    straighten_gallery_files(
+        str(tmp_path / "c.parquet"),
+        str(tmp_path / "c.npz"),
+        str(tmp_path / "s.npz"),
+        str(tmp_path / "s.parquet"),
+        str(tmp_path / "g.png"),
+    )
+    assert (tmp_path / "g.png").stat().st_size > 1000

@@ -53,3 +53,24 @@ rule evaluate_straightening:
         "../../envs/report.yaml"
     script:
         "../scripts/evaluate_straightening.py"
+
+
+rule straighten_gallery:
+    input:
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+        arrays=result("crops", "{crop_set}", "crops.npz"),
+        straight=result("straighten", "{crop_set}", "straight.npz"),
+        table=result("straighten", "{crop_set}", "straight.parquet"),
+    output:
+        gallery=report(
+            result("straighten", "{crop_set}", "gallery.png"),
+            caption="../report/straighten_set_gallery.rst",
+            category="4. Straightening",
+            labels={"figure": "before and after ({crop_set})"},
+        ),
+    log:
+        result("logs", "straighten", "{crop_set}_gallery.log"),
+    conda:
+        "../../envs/report.yaml"
+    script:
+        "../scripts/straighten_gallery.py"

@@ -511,3 +511,28 @@ def evaluate_straightening(
     ]
     plots.straightening_gallery(examples, ["crop"] + list(METHODS), gallery_png)
     return summary
+
+
+def straighten_gallery_files(
+    crops: str, arrays: str, straight: str, table: str, gallery: str, *, n: int = 12
+) -> None:
+    """Before/after pictures of the most bent crops of a set (e.g. real crops)."""
+    import pandas as pd
+
+    from karyoflow import plots
+    from karyoflow.crops import load_crops
+
+    crops_table = pd.read_parquet(crops)
+    before, _ = load_crops(arrays)
+    before = before[crops_table["crop_index"].to_numpy(dtype=int)]
+    with np.load(straight) as data:
+        after = data["canvas"]
+    rows = pd.read_parquet(table)
+    candidates = rows[rows["ok"]].head(600)
+    # bend: how much longer the chromosome is along its centreline than upright as it is
+    upright = [straighten(before[i], method="none").length_px for i in candidates["straight_index"]]
+    bend = candidates["length_px"].to_numpy() / np.maximum(upright, 1)
+    chosen = candidates.iloc[np.argsort(-bend)[:n]]["straight_index"]
+    examples = [[before[i], after[i]] for i in chosen]
+    method = rows["method"].iloc[0] if len(rows) else ""
+    plots.straightening_gallery(examples, ["crop", f"straightened ({method})"], gallery)
