@@ -291,20 +291,9 @@ STRAIGHT_COLUMNS = [
 
 def place_on_canvas(image: np.ndarray, side: int) -> tuple[np.ndarray, bool]:
     """Centre a straightened chromosome on a side x side canvas (shrunk only if too big)."""
-    h, w = image.shape
-    shrunk = max(h, w) > side
-    if shrunk:
-        scale = side / max(h, w)
-        image = cv2.resize(
-            image,
-            (max(1, round(w * scale)), max(1, round(h * scale))),
-            interpolation=cv2.INTER_AREA,
-        )
-        h, w = image.shape
-    canvas = np.zeros((side, side), np.uint8)
-    y0, x0 = (side - h) // 2, (side - w) // 2
-    canvas[y0 : y0 + h, x0 : x0 + w] = image
-    return canvas, shrunk
+    from karyoflow.crops import to_canvas
+
+    return to_canvas(image, np.ones(image.shape, bool), 1.0, side, "bright")
 
 
 def straighten_canvases(canvases: np.ndarray, crop_ids, method: str, progress_every=2000):
@@ -500,16 +489,25 @@ def evaluate_straightening(
                 values["straightness_px_median"],
             )
     plots.straightening_scores(scores, scores_png)
-    bent_crops = table[np.array(bent)].head(8)
+    # the 4 worst and 4 best bent chromosomes by medial_axis band-profile correlation
+    ranked = scores[
+        (scores["method"] == "medial_axis") & (scores["shape"] == "bent") & scores["ok"]
+    ].sort_values("band_correlation")
+    picked = list(ranked["crop_id"].head(4)) + list(ranked["crop_id"].tail(4))
+    by_id = table.set_index("crop_id")
     examples = [
-        [canvases[c.crop_index]]
+        [canvases[by_id.at[crop_id, "crop_index"]]]
         + [
             place_on_canvas(np.where(r.mask, r.image, 0), canvases.shape[1])[0]
-            for r in (straighten(canvases[c.crop_index], method=m) for m in METHODS)
+            for r in (
+                straighten(canvases[by_id.at[crop_id, "crop_index"]], method=m) for m in METHODS
+            )
         ]
-        for c in bent_crops.itertuples(index=False)
+        for crop_id in dict.fromkeys(picked)
     ]
-    plots.straightening_gallery(examples, ["crop"] + list(METHODS), gallery_png)
+    plots.straightening_gallery(
+        examples, ["crop (worst 4, then best 4)"] + list(METHODS), gallery_png
+    )
     return summary
 
 
