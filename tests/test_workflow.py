@@ -193,3 +193,22 @@ def test_external_labelme_scoring_needs_no_detector(tmp_path, real_data_dir):
     assert scored["n_images"] == 3 and scored["method"] == "classical"
     assert scored["n_instances"] > 100 and 0.5 < scored["mean_iou"] <= 1
     assert 0 < scored["frac_iou_ge_0.5"] <= 1
+
+
+@pytest.mark.slow
+def test_slurm_profile_dry_run_routes_gpu_rules(tmp_path):
+    """No SLURM needed for a dry run; the GPU rules ask for a GPU on the GPU partition."""
+    run = snakemake(
+        tmp_path,
+        "-n",
+        "--profile",
+        str(ROOT / "profiles" / "slurm"),
+        "--configfile",
+        str(ROOT / "config" / "config.yaml"),
+        str(ROOT / "config" / "paper.yaml"),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout + run.stderr
+    train = out[out.index("rule train_detector:") :].split("\n\n")[0]
+    assert "gpu=1" in train and "slurm_partition=CHANGE_ME_gpu_partition" in train
+    assert "runtime=1440" in train
