@@ -271,12 +271,9 @@ def crop_mask(grey: np.ndarray, polarity: str = "auto") -> np.ndarray:
     contrast = (contrast.astype(np.int16) - int(np.percentile(contrast, 2))).clip(0, 255)
     contrast = contrast.astype(np.uint8)
     otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    mask = contrast >= max(otsu * 0.6, 6)
-    labels, n = ndimage.label(mask)
-    if n > 1:
-        sizes = np.bincount(labels.ravel())
-        sizes[0] = 0
-        mask = labels == int(np.argmax(sizes))
+    from karyoflow.segment.classical import largest_component
+
+    mask = largest_component(contrast >= max(otsu * 0.6, 6))
     return ndimage.binary_fill_holes(mask)
 
 
@@ -420,16 +417,10 @@ def import_crops_files(
     policy: str,
 ) -> pd.DataFrame:
     """Rule import_crops."""
-    from karyoflow import plots
-    from karyoflow.io.tables import write_csv, write_parquet
-
     table, bad = import_crop_folder(
         root, arrays, pattern=pattern, side=side, fill=fill, policy=policy
     )
-    write_parquet(table, crops)
-    write_csv(bad, bad_crops, sep="\t")
-    canvas, _ = load_crops(arrays)
-    plots.crops_gallery(table, canvas, gallery)
+    _write_imported(table, bad, crops, arrays, bad_crops, gallery)
     return table
 
 
@@ -533,12 +524,17 @@ def import_karyograms_files(
     root: str, crops: str, arrays: str, bad_crops: str, gallery: str, *, side: int, fill: float
 ) -> pd.DataFrame:
     """Rule import_karyograms."""
+    table, bad = import_karyogram_folder(root, arrays, side=side, fill=fill)
+    _write_imported(table, bad, crops, arrays, bad_crops, gallery)
+    return table
+
+
+def _write_imported(table, bad, crops: str, arrays: str, bad_crops: str, gallery: str) -> None:
+    """The outputs every crop import writes: table, left-out files, gallery."""
     from karyoflow import plots
     from karyoflow.io.tables import write_csv, write_parquet
 
-    table, bad = import_karyogram_folder(root, arrays, side=side, fill=fill)
     write_parquet(table, crops)
     write_csv(bad, bad_crops, sep="\t")
     canvas, _ = load_crops(arrays)
     plots.crops_gallery(table, canvas, gallery)
-    return table

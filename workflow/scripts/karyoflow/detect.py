@@ -6,7 +6,6 @@ directory and offline switch at import time.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -17,6 +16,7 @@ import pandas as pd
 
 from karyoflow.errors import BadInputError
 from karyoflow.io.atomic import atomic_path
+from karyoflow.io.tables import write_json
 from karyoflow.io.images import read_grayscale
 from karyoflow.logs import Progress
 
@@ -144,8 +144,7 @@ def train_detector(
         "metrics": metrics,
         **settings,
     }
-    with atomic_path(Path(weights_out).with_suffix(".json")) as tmp:
-        Path(tmp).write_text(json.dumps(record, indent=2))
+    write_json(record, Path(weights_out).with_suffix(".json"))
     log.info("trained in %.0f s: %s", seconds, metrics)
     return record
 

@@ -10,8 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from karyoflow.detection_metrics import confusion_matrix, evaluate_detections
-from karyoflow.io.atomic import atomic_path
-from karyoflow.io.tables import write_csv
+from karyoflow.io.tables import write_csv, write_json
 from karyoflow.labels import CLASSES
 from karyoflow.yolo_data import class_names
 
@@ -100,8 +99,7 @@ def evaluate_detector(
                 "seed",
             )
         }
-    with atomic_path(metrics_json) as tmp:
-        Path(tmp).write_text(json.dumps(record, indent=2))
+    write_json(record, metrics_json)
     log.info(
         "%s: mAP50 %.4f, mAP50-95 %.4f, precision %.4f, recall %.4f at confidence %.2f "
         "(%d images, %d truth boxes)",

@@ -439,7 +439,7 @@ def evaluate_straightening(
     from karyoflow import plots
     from karyoflow.crops import load_crops
     from karyoflow.ingest import read_manifest
-    from karyoflow.io.atomic import atomic_path
+    from karyoflow.io.tables import write_json
 
     log = logging.getLogger("karyoflow.straighten")
     table = pd.read_parquet(crops)
@@ -474,8 +474,7 @@ def evaluate_straightening(
             "polarity_accuracy": float(ok["p_up"].mean()),
             "straightness_px_median": float(ok["straightness_px"].median()),
         }
-    with atomic_path(metrics_json) as tmp:
-        Path(tmp).write_text(json.dumps(summary, indent=2))
+    write_json(summary, metrics_json)
     for method, shapes in summary["methods"].items():
         for shape, values in shapes.items():
             log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -40,3 +41,8 @@ def merge_shard_tables(inputs: dict, outputs: dict) -> None:
     """For each named output, concatenate the same-named list of shard tables."""
     for name, out in outputs.items():
         concat_tables(list(inputs[name]), out)
+
+
+def write_json(record: dict, path: str | Path) -> None:
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(json.dumps(record, indent=2))

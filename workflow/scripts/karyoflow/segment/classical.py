@@ -17,6 +17,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from karyoflow.detection_metrics import box_iou
+
 POLARITIES = ("auto", "dark", "bright")
 
 
@@ -51,14 +53,6 @@ class InstanceMask:
         h, w = self.mask.shape
         out[self.y0 : self.y0 + h, self.x0 : self.x0 + w] = self.mask
         return out
-
-
-def box_iou_1(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def clip_boxes(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -174,17 +168,17 @@ def _segment_one(fg, box, clipped, padded, i) -> InstanceMask | None:
             labels = watershed(-distance, markers, mask=region)
             mine = labels == 1
     mine &= own
-    mine = _largest_component(mine)
+    mine = largest_component(mine)
     mine = ndimage.binary_fill_holes(mine)
     ys, xs = np.nonzero(mine)
     if len(xs) == 0:
         return None
     tight = (wx0 + xs.min(), wy0 + ys.min(), wx0 + xs.max() + 1, wy0 + ys.max() + 1)
     window = mine[py0 - wy0 : py1 - wy0, px0 - wx0 : px1 - wx0]
-    return InstanceMask(int(px0), int(py0), window, round(float(box_iou_1(tight, box)), 4))
+    return InstanceMask(int(px0), int(py0), window, round(float(box_iou(tight, box)[0, 0]), 4))
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
+def largest_component(mask: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask)
     if n <= 1:
         return mask

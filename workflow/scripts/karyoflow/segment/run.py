@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 import pandas as pd
 
-from karyoflow.io.atomic import atomic_path
-from karyoflow.io.tables import write_csv, write_parquet
+from karyoflow.io.tables import write_csv, write_json, write_parquet
 from karyoflow.segment import choose_method, segment_images
 from karyoflow.segment.evaluate import (
     classical_segmenter,
@@ -98,11 +95,6 @@ def _evaluate(truths, settings: dict, settings_dir: str, label: str):
     return scores, crops, summary
 
 
-def _write_json(record: dict, path: str) -> None:
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(json.dumps(record, indent=2))
-
-
 def evaluate_segmentation(
     manifest: str,
     splits: str,
@@ -133,13 +125,13 @@ def evaluate_segmentation(
             "mean_iou": None,
             "note": "no mask ground truth in this dataset (truth files are synthetic only)",
         }
-        _write_json(record, metrics_json)
+        write_json(record, metrics_json)
         write_csv(pd.DataFrame(columns=["image_id", "instance", "kind", "iou"]), scores_csv)
         plots.segmentation_scores(pd.DataFrame({"kind": [], "iou": []}), scores_png, label)
         plots.segmentation_gallery([], gallery_png, label)
         return record
     scores, crops, summary = _evaluate(iter_synthetic(table), settings, settings_dir, label)
-    _write_json(summary, metrics_json)
+    write_json(summary, metrics_json)
     write_csv(scores.round(4), scores_csv)
     title = f"Segmentation ({summary['method']}), {label}, truth boxes as prompts"
     plots.segmentation_scores(scores, scores_png, title)
@@ -158,5 +150,5 @@ def evaluate_external_folder(
     _, _, summary = _evaluate(
         readers[annotation](folder), settings, settings_dir, f"{annotation} folder {folder}"
     )
-    _write_json(summary, metrics_json)
+    write_json(summary, metrics_json)
     return summary

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from karyoflow.segment.classical import InstanceMask, box_iou_1
+from karyoflow.detection_metrics import box_iou
+from karyoflow.segment.classical import InstanceMask
 
 log = logging.getLogger("karyoflow.segment.sam")
 
@@ -85,6 +86,10 @@ def sam_segment(predictor, image: np.ndarray, boxes: np.ndarray) -> list[Instanc
         ys, xs = np.nonzero(data[i])
         x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
         window = data[i][y0:y1, x0:x1]
-        score = float(scores[i]) if i < len(scores) else box_iou_1((x0, y0, x1, y1), boxes[i])
+        score = (
+            float(scores[i])
+            if i < len(scores)
+            else float(box_iou((x0, y0, x1, y1), boxes[i])[0, 0])
+        )
         out.append(InstanceMask(int(x0), int(y0), window, round(score, 4)))
     return out
