@@ -27,8 +27,10 @@ run: setup
 	$(SNAKEMAKE) --report results/report.html
 	@echo "Report: results/report.html"
 
+# TensorFlow and torch cannot share a process: the TensorFlow tests get a session of their own.
 test: setup
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -m "not tensorflow"
+	$(UV) run --frozen pytest -m tensorflow
 
 dry-run: setup
 	$(SNAKEMAKE) -n

@@ -19,15 +19,14 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/segment.smk"
 include: "workflow/rules/crops.smk"
 include: "workflow/rules/straighten.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/karyotype.smk"
 
 
 report: "workflow/report/workflow.rst"
 
 
 rule all:
-    input:
-        data_targets(),
-        detect_targets(),
-        segment_targets(),
-        straighten_targets(),
     default_target: True
+    input:
+        all_targets(),

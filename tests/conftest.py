@@ -19,3 +19,17 @@ def real_data_dir() -> Path:
             "real-data tests need the shared reference data beside the checkout"
         )
     return REAL_DATA_DIR
+
+
+@pytest.hookimpl(trylast=True)  # after -m has deselected what it deselects
+def pytest_collection_modifyitems(config, items):
+    """TensorFlow and torch abort when loaded into one process, so a session that holds
+    both kinds of test skips the `tensorflow` ones; run them alone with
+    `pytest -m tensorflow` (`make test` runs both sessions)."""
+    marked = [item for item in items if item.get_closest_marker("tensorflow")]
+    if marked and len(marked) < len(items):
+        skip = pytest.mark.skip(
+            reason="TensorFlow cannot share a process with torch: run `pytest -m tensorflow`"
+        )
+        for item in marked:
+            item.add_marker(skip)

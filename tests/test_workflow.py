@@ -22,6 +22,8 @@ TINY = {
     "split": {"test_fraction": 0.25, "val_fraction": 0.34},
     # a detector that only proves the chain runs
     "detect": {"imgsz": 128, "epochs": 1, "batch": 2, "workers": 0, "shards": 2},
+    # a classifier that only proves the chain runs (one model, no ablation)
+    "classify": {"input_size": 24, "filters": [4, 8], "dense": 16, "epochs": 1, "ablation": False},
 }
 DATA_TARGETS = ["results/data/manifest.csv", "results/data/splits.csv"]
 
@@ -91,15 +93,57 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
     assert len(crops) == len(instances) and set(crops["split"]) <= {"test"}
     assert (tmp_path / "results/crops/test/gallery.png").exists()
 
-    straight = pd.read_parquet(tmp_path / "results/straighten/test/straight.parquet")
+    straight = pd.read_parquet(tmp_path / "results/straighten/test/medial_axis/straight.parquet")
     assert len(straight) == len(crops) and set(straight["method"]) <= {"medial_axis"}
     straightening = json.loads(
         (tmp_path / "results/straighten/evaluation/metrics.json").read_text()
     )
     assert set(straightening["methods"]) <= {"none", "seed_affine", "medial_axis"}
 
+    classify = tmp_path / "results" / "classify" / "truth"
+    truth_crops = pd.read_parquet(tmp_path / "results/crops/truth/crops.parquet")
+    assert len(truth_crops) == manifest["n_objects"].sum()
+    assert set(truth_crops["split"]) == {"train", "val", "test"}
+    scored = json.loads((classify / "evaluation" / "metrics.json").read_text())
+    assert scored["n"] == metrics["n_truth"] and scored["n_cells"] == 1
+    assert [row["decision"] for row in scored["ablation"]] == ["independent", "assignment"]
+    assert (classify / "models" / "medial_axis-flat" / "history.png").exists()
+    calls = pd.read_parquet(tmp_path / "results" / "classify" / "calls" / "test.parquet")
+    assert len(calls) == len(crops) and {"predicted", "assigned", "p_1", "p_Y"} <= set(calls)
+
+    cells = pd.read_csv(tmp_path / "results/karyotype/test/cells.tsv", sep="\t")
+    # a one-epoch detector may find nothing; then the cell has no call
+    assert len(cells) == (len(crops) > 0)
+    for row in cells.itertuples():
+        assert (
+            row.karyotype.startswith(f"{len(crops)},") and Path(row.karyogram).stat().st_size > 1000
+        )
+    called = json.loads((tmp_path / "results/karyotype/test/evaluation.json").read_text())
+    assert called["n_cells"] == 1 and 0 <= called["exact_rate"] <= 1
+
     again = snakemake(tmp_path, "--configfile", str(config), "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+    report = tmp_path / "report.html"
+    built = snakemake(tmp_path, "--configfile", str(config), "--report", str(report))
+    assert built.returncode == 0, built.stderr[-3000:]
+    html = report.read_text()
+    for entry in (
+        "1. Data",
+        "2. Detection",
+        "3. Segmentation",
+        "4. Straightening",
+        "5. Classification",
+        "6. Karyotypes",
+        "summary.png",
+        "precision_recall.png",
+        "gallery.png",
+        "ablation.png",
+        "history.png",
+        "cells.tsv",
+        "evaluation.png",
+    ):
+        assert entry in html, entry
 
 
 @pytest.mark.slow
@@ -134,7 +178,11 @@ def test_real_voc_folder_is_ingested(tmp_path, real_data_dir):
 def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     """A trained detector from detect.weights scores a VOC folder with no training job."""
     tiny = write_config(tmp_path, TINY)
-    trained = snakemake(tmp_path, "results/detect/model/detector.pt", "--configfile", str(tiny))
+    model = "results/classify/truth/models/medial_axis-flat/classifier.keras"
+    classifier = tmp_path / model
+    trained = snakemake(
+        tmp_path, "results/detect/model/detector.pt", model, "--configfile", str(tiny)
+    )
     assert trained.returncode == 0, trained.stderr[-3000:]
     other = tmp_path / "other"
     other.mkdir()
@@ -163,17 +211,33 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     config = write_config(
         other,
         {
-            "detect": {"weights": str(tmp_path / "results/detect/model/detector.pt"), "imgsz": 128},
-            "predict": {"images": str(new)},
+            "detect": {"imgsz": 128},
+            "predict": {
+                "images": str(new),
+                "models": {
+                    "detector": str(tmp_path / "results/detect/model/detector.pt"),
+                    "classifier": str(classifier),
+                },
+            },
         },
     )
-    run = snakemake(other, "results/crops/predict/crops.parquet", "--configfile", str(config))
+    run = snakemake(other, "predict", "--configfile", str(config))
     assert run.returncode == 0, run.stderr[-3000:]
+    assert "rule train_" not in run.stdout + run.stderr
     listed = pd.read_csv(other / "results/detect/predict/images.csv", dtype=str)
     assert sorted(listed["image_id"]) == ["103064", "1050431"]
     bad = pd.read_csv(other / "results/predict/input/bad_inputs.tsv", sep="\t")
     assert bad["path"].str.endswith("broken.jpg").any()
-    assert (other / "results/segment/predict/instances.parquet").exists()
+    calls = pd.read_csv(other / "results/predict/calls.tsv", sep="\t", dtype={"image_id": str})
+    assert {"image", "n_chromosomes", "karyotype", "flag"} <= set(calls.columns)
+    assert len(calls) == 3 and calls["image"].str.endswith("broken.jpg").sum() == 1
+    made = calls[calls["image_id"].isin(["103064", "1050431"])]
+    assert len(made) == 2
+    for row in made.itertuples():
+        if row.n_chromosomes:
+            assert (
+                row.karyotype.startswith(f"{row.n_chromosomes},") and Path(row.karyogram).is_file()
+            )
 
 
 @pytest.mark.slow
@@ -195,20 +259,29 @@ def test_external_labelme_scoring_needs_no_detector(tmp_path, real_data_dir):
     assert 0 < scored["frac_iou_ge_0.5"] <= 1
 
 
-@pytest.mark.slow
-def test_slurm_profile_dry_run_routes_gpu_rules(tmp_path):
-    """No SLURM needed for a dry run; the GPU rules ask for a GPU on the GPU partition."""
+def slurm_dry_run(workdir: Path, *configs: str) -> str:
     run = snakemake(
-        tmp_path,
+        workdir,
         "-n",
         "--profile",
         str(ROOT / "profiles" / "slurm"),
         "--configfile",
-        str(ROOT / "config" / "config.yaml"),
-        str(ROOT / "config" / "paper.yaml"),
+        *(str(ROOT / "config" / name) for name in configs),
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    out = run.stdout + run.stderr
-    train = out[out.index("rule train_detector:") :].split("\n\n")[0]
+    return run.stdout + run.stderr
+
+
+def job_block(dry_run: str, rule: str) -> str:
+    return dry_run[dry_run.index(f"rule {rule}:") :].split("\n\n")[0]
+
+
+@pytest.mark.slow
+def test_slurm_profile_dry_run_routes_gpu_rules(tmp_path):
+    """No SLURM needed for a dry run; the GPU rules ask for a GPU on the GPU partition."""
+    train = job_block(slurm_dry_run(tmp_path, "config.yaml", "paper.yaml"), "train_detector")
     assert "gpu=1" in train and "slurm_partition=CHANGE_ME_gpu_partition" in train
     assert "runtime=1440" in train
+    # the paper's dataset has no truth masks, so the classifier shows in the default run
+    classifier = job_block(slurm_dry_run(tmp_path, "config.yaml"), "train_classifier")
+    assert "gpu=1" in classifier and "slurm_partition=CHANGE_ME_gpu_partition" in classifier

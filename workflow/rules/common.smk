@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from karyoflow.config import check_config  # noqa: E402
 
-RESULTS = "results"
+RESULTS = config["results_dir"]
 
 check_config(config)
 
@@ -36,7 +36,11 @@ def dataset_inputs(wildcards):
     """Files the ingest rule waits for: generated shards or the downloaded archive."""
     source = config["dataset"]["source"]
     if source == "synthetic":
-        return {"shards": expand(result("data", "synthetic", "shard_{shard}"), shard=synthetic_shards())}
+        return {
+            "shards": expand(
+                result("data", "synthetic", "shard_{shard}"), shard=synthetic_shards()
+            )
+        }
     if source == "kaggle":
         return {"download": result("data", "kaggle")}
     return {}
@@ -65,7 +69,15 @@ def data_targets():
 
 def training_settings(wildcards):
     """Ultralytics training arguments from the detect section."""
-    keys = ("model", "imgsz", "epochs", "batch", "nominal_batch", "extra_args", "patience")
+    keys = (
+        "model",
+        "imgsz",
+        "epochs",
+        "batch",
+        "nominal_batch",
+        "extra_args",
+        "patience",
+    )
     keys += ("workers", "device")
     return {key: config["detect"][key] for key in keys} | {"seed": config["seed"]}
 
@@ -83,14 +95,22 @@ def detection_settings(wildcards):
     }
 
 
-def detector_weights():
-    """The configured trained detector, or the one rule train_detector makes."""
-    return config["detect"]["weights"] or result("detect", "model", "detector.pt")
+def detector_weights(image_set=None):
+    """The detector for an image set: predict.models.detector for new images where given,
+    else detect.weights, else the one rule train_detector makes."""
+    given = config["predict"]["models"]["detector"] if image_set == "predict" else ""
+    return (
+        given or config["detect"]["weights"] or result("detect", "model", "detector.pt")
+    )
 
 
 def detector_record():
     """The training record, when this run trains the detector."""
-    return [] if config["detect"]["weights"] else result("detect", "model", "detector.json")
+    return (
+        []
+        if config["detect"]["weights"]
+        else result("detect", "model", "detector.json")
+    )
 
 
 def external_path(key, what):
@@ -180,15 +200,231 @@ def import_crops_path():
 
 def import_karyograms_path():
     return configured_path(
-        "import_karyograms", "path", "a folder with data.yaml and <split>/images, <split>/labels"
+        "import_karyograms",
+        "path",
+        "a folder with data.yaml and <split>/images, <split>/labels",
     )
 
 
 # ---- straightening -------------------------------------------------------------------
 
 
+def straight_files(crop_set, method=None):
+    """Straightened arrays and table of one crop set (configured method by default)."""
+    method = method or config["straighten"]["method"]
+    return {
+        "straight_table": result("straighten", crop_set, method, "straight.parquet"),
+        "straight": result("straighten", crop_set, method, "straight.npz"),
+    }
+
+
 def straighten_targets():
     return [
-        result("straighten", "test", "straight.parquet"),
+        straight_files("test")["straight_table"],
         result("straighten", "evaluation", "metrics.json"),
+    ]
+
+
+# ---- classification ------------------------------------------------------------------
+
+STRAIGHTEN_METHODS = ["none", "seed_affine", "medial_axis"]
+HEADS = ["flat", "two_stage"]
+
+
+def classifier_crop_set():
+    """The crop set the classifier learns from (a crops/<set> folder)."""
+    return config["classify"]["crops"]
+
+
+def classifier_training_inputs(wildcards):
+    crop_set = wildcards.train_set
+    return {"crops": result("crops", crop_set, "crops.parquet")} | straight_files(
+        crop_set, wildcards.method
+    )
+
+
+def classifier_hyper(wildcards):
+    """Hyperparameters of one (straightening, head) model; the checkpoint carries them."""
+    settings = config["classify"]
+    keys = (
+        "model",
+        "input_size",
+        "filters",
+        "dense",
+        "epochs",
+        "batch",
+        "learning_rate",
+    )
+    keys += ("augment", "test_fraction", "val_fraction")
+    use_length = settings["use_length"]
+    return {key: settings[key] for key in keys} | {
+        "head": wildcards.head,
+        "straighten": wildcards.method,
+        "use_length": settings["model"] != "cnn9" if use_length is None else use_length,
+        "crop_set": wildcards.train_set,
+        "seed": config["seed"],
+    }
+
+
+def classifier_variants():
+    """(straightening, head) of every model the evaluation scores; the configured first."""
+    main = [config["straighten"]["method"], config["classify"]["head"]]
+    if config["classify"]["weights"] or not config["classify"]["ablation"]:
+        return [main]
+    return [main] + [
+        [m, h] for m in STRAIGHTEN_METHODS for h in HEADS if [m, h] != main
+    ]
+
+
+def trained_classifier(method, head, train_set=None):
+    train_set = train_set or classifier_crop_set()
+    return result(
+        "classify", train_set, "models", f"{method}-{head}", "classifier.keras"
+    )
+
+
+def classifier_model(crop_set=None):
+    """The classifier for a crop set: predict.models.classifier for new images where
+    given, else classify.weights, else the one this run trains."""
+    given = config["predict"]["models"]["classifier"] if crop_set == "predict" else ""
+    return (
+        given
+        or config["classify"]["weights"]
+        or trained_classifier(*classifier_variants()[0])
+    )
+
+
+def classifier_methods():
+    """Straightening methods the evaluated models use, in a fixed order."""
+    used = {method for method, _ in classifier_variants()}
+    return [method for method in STRAIGHTEN_METHODS if method in used]
+
+
+def classifier_evaluation_inputs(wildcards):
+    crop_set = wildcards.train_set
+    methods = classifier_methods()
+    return {
+        "crops": result("crops", crop_set, "crops.parquet"),
+        "models": (
+            [classifier_model()]
+            if config["classify"]["weights"]
+            else [
+                trained_classifier(*variant, crop_set)
+                for variant in classifier_variants()
+            ]
+        ),
+        "straight_tables": [
+            straight_files(crop_set, m)["straight_table"] for m in methods
+        ],
+        "straight": [straight_files(crop_set, m)["straight"] for m in methods],
+    }
+
+
+def classified_inputs(wildcards):
+    """A crop set, straightened the configured way, and the classifier."""
+    return crop_set_with_classifier(wildcards.crop_set)
+
+
+def crop_set_with_classifier(crop_set):
+    """A crop set, straightened the way its classifier was trained, and the classifier."""
+    model = classifier_model(crop_set)
+    return {
+        "crops": result("crops", crop_set, "crops.parquet"),
+        "model": model,
+    } | straight_files(crop_set, classifier_straightening(model))
+
+
+def classifier_straightening(model):
+    """The straightening a given classifier learnt on (read from its checkpoint), or the
+    configured one for a classifier this run trains."""
+    if Path(model).is_file() and model in (
+        config["classify"]["weights"],
+        config["predict"]["models"]["classifier"],
+    ):
+        from karyoflow.classify.train import read_metadata
+
+        return read_metadata(model)["hyperparameters"]["straighten"]
+    return config["straighten"]["method"]
+
+
+def external_crops_inputs(wildcards):
+    return crop_set_with_classifier("external_crops")
+
+
+def import_set_path(wildcards):
+    """Root folder of an imported crop set: the training set or the external one."""
+    if wildcards.import_set == "external_crops":
+        return external_crops_setting("path")
+    return import_crops_path()
+
+
+def import_set_pattern(wildcards):
+    if wildcards.import_set == "external_crops":
+        return external_crops_setting("pattern")
+    return config["import_crops"]["pattern"]
+
+
+def external_crops_setting(key):
+    value = config["evaluate"]["external_crops"][key]
+    if not value:
+        raise WorkflowError(
+            f"evaluate.external_crops.{key} is empty: set it in a config file given after the "
+            "main one (evaluate: {external_crops: {path: <root>, pattern: <regex>}})"
+        )
+    return value
+
+
+def classify_targets():
+    train_set = classifier_crop_set()
+    targets = [
+        result("classify", train_set, "evaluation", name)
+        for name in ("metrics.json", "ablation.png")
+    ]
+    if not config["classify"]["weights"]:
+        targets += [
+            result("classify", train_set, "models", f"{method}-{head}", "history.png")
+            for method, head in classifier_variants()
+        ]
+    if "detection" in config["stages"]:
+        targets += karyotype_targets()
+    return targets
+
+
+def all_targets():
+    targets = []
+    if "detection" in config["stages"]:
+        targets += (
+            data_targets() + detect_targets() + segment_targets() + straighten_targets()
+        )
+    if "classification" in config["stages"]:
+        if (
+            classifier_crop_set() == "truth"
+            and config["dataset"]["source"] != "synthetic"
+        ):
+            # Truth crops need instance masks, which only the generator writes.
+            print(
+                "karyoflow: classification left out of the default target: classify.crops is "
+                "truth, which needs the synthetic dataset; import labelled crops "
+                "(classify.crops: imported) to train on real data",
+                file=sys.stderr,
+            )
+        else:
+            targets += classify_targets()
+    return targets
+
+
+# ---- karyotypes ------------------------------------------------------------------------
+
+
+def karyotype_truth_manifest(wildcards):
+    """The manifest that holds the true karyotypes of an image set."""
+    if wildcards.crop_set == "external":
+        return result("evaluate", "external_voc", "manifest.csv")
+    return result("data", "manifest.csv")
+
+
+def karyotype_targets():
+    return [
+        result("karyotype", "test", "cells.tsv"),
+        result("karyotype", "test", "evaluation.json"),
     ]

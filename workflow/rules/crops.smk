@@ -16,43 +16,43 @@ rule extract_crops:
             category="3. Segmentation",
             labels={"figure": "crops ({image_set})"},
         ),
-    params:
-        side=config["crops"]["canvas"],
-        fill=config["crops"]["fill"],
     log:
         result("logs", "crops", "{image_set}_extract.log"),
     benchmark:
         result("benchmarks", "crops", "{image_set}_extract.tsv")
     conda:
         "../../envs/imaging.yaml"
+    params:
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
     script:
         "../scripts/extract_crops.py"
 
 
 rule import_crops:
     input:
-        root=lambda wc: import_crops_path(),
+        root=import_set_path,
     output:
-        crops=result("crops", "imported", "crops.parquet"),
-        arrays=result("crops", "imported", "crops.npz"),
-        bad_crops=result("crops", "imported", "bad_crops.tsv"),
+        crops=result("crops", "{import_set}", "crops.parquet"),
+        arrays=result("crops", "{import_set}", "crops.npz"),
+        bad_crops=result("crops", "{import_set}", "bad_crops.tsv"),
         gallery=report(
-            result("crops", "imported", "gallery.png"),
+            result("crops", "{import_set}", "gallery.png"),
             caption="../report/crops_gallery.rst",
             category="3. Segmentation",
-            labels={"figure": "crops (imported set)"},
+            labels={"figure": "crops ({import_set})"},
         ),
+    log:
+        result("logs", "crops", "import_{import_set}.log"),
+    benchmark:
+        result("benchmarks", "crops", "import_{import_set}.tsv")
+    conda:
+        "../../envs/imaging.yaml"
     params:
-        pattern=config["import_crops"]["pattern"],
+        pattern=import_set_pattern,
         side=config["crops"]["canvas"],
         fill=config["crops"]["fill"],
         policy=config["on_bad_input"],
-    log:
-        result("logs", "crops", "import_crops.log"),
-    benchmark:
-        result("benchmarks", "crops", "import_crops.tsv")
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/import_crops.py"
 
@@ -70,14 +70,14 @@ rule import_karyograms:
             category="3. Segmentation",
             labels={"figure": "crops (imported karyograms)"},
         ),
-    params:
-        side=config["crops"]["canvas"],
-        fill=config["crops"]["fill"],
     log:
         result("logs", "crops", "import_karyograms.log"),
     benchmark:
         result("benchmarks", "crops", "import_karyograms.tsv")
     conda:
         "../../envs/imaging.yaml"
+    params:
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
     script:
         "../scripts/import_karyograms.py"

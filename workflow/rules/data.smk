@@ -4,16 +4,16 @@
 rule synthesize_shard:
     output:
         directory(result("data", "synthetic", "shard_{shard}")),
-    params:
-        indices=shard_indices,
-        seed=config["seed"],
-        settings=config["synthetic"],
     log:
         result("logs", "data", "synthesize_{shard}.log"),
     benchmark:
         result("benchmarks", "data", "synthesize_{shard}.tsv")
     conda:
         "../../envs/imaging.yaml"
+    params:
+        indices=shard_indices,
+        seed=config["seed"],
+        settings=config["synthetic"],
     script:
         "../scripts/synthesize.py"
 
@@ -21,12 +21,12 @@ rule synthesize_shard:
 rule fetch_kaggle:
     output:
         directory(result("data", "kaggle")),
-    params:
-        dataset=config["dataset"]["kaggle_dataset"],
     log:
         result("logs", "data", "fetch_kaggle.log"),
     conda:
         "../../envs/imaging.yaml"
+    params:
+        dataset=config["dataset"]["kaggle_dataset"],
     script:
         "../scripts/fetch_kaggle.py"
 
@@ -38,17 +38,17 @@ rule ingest:
         manifest=result("data", "manifest.csv"),
         annotations=result("data", "annotations.parquet"),
         bad_inputs=result("data", "bad_inputs.tsv"),
-    params:
-        roots=dataset_roots,
-        source=config["dataset"]["source"],
-        policy=config["on_bad_input"],
-        extract_dir=result("data", "extracted"),
     log:
         result("logs", "data", "ingest.log"),
     benchmark:
         result("benchmarks", "data", "ingest.tsv")
     conda:
         "../../envs/imaging.yaml"
+    params:
+        roots=dataset_roots,
+        source=config["dataset"]["source"],
+        policy=config["on_bad_input"],
+        extract_dir=result("data", "extracted"),
     script:
         "../scripts/ingest.py"
 
@@ -58,14 +58,14 @@ rule split:
         manifest=result("data", "manifest.csv"),
     output:
         splits=result("data", "splits.csv"),
-    params:
-        seed=config["seed"],
-        test_fraction=config["split"]["test_fraction"],
-        val_fraction=config["split"]["val_fraction"],
     log:
         result("logs", "data", "split.log"),
     conda:
         "../../envs/imaging.yaml"
+    params:
+        seed=config["seed"],
+        test_fraction=config["split"]["test_fraction"],
+        val_fraction=config["split"]["val_fraction"],
     script:
         "../scripts/split.py"
 

@@ -13,12 +13,12 @@ rule yolo_dataset:
         splits=result("data", "splits.csv"),
     output:
         directory(result("detect", "yolo_dataset")),
-    params:
-        task=config["detect"]["task"],
     log:
         result("logs", "detect", "yolo_dataset.log"),
     conda:
         "../../envs/imaging.yaml"
+    params:
+        task=config["detect"]["task"],
     script:
         "../scripts/yolo_dataset.py"
 
@@ -30,21 +30,21 @@ rule train_detector:
         weights=protected(result("detect", "model", "detector.pt")),
         record=result("detect", "model", "detector.json"),
         history=result("detect", "model", "history.csv"),
-    params:
-        settings=training_settings,
-        settings_dir=result("detect", "ultralytics"),
-        run_dir=result("detect", "model", "run"),
-    threads: config["detect"]["threads"]
-    resources:
-        gpu=1,
-        mem_mb=config["detect"]["mem_mb"],
-        runtime=config["detect"]["runtime"],
     log:
         result("logs", "detect", "train_detector.log"),
     benchmark:
         result("benchmarks", "detect", "train_detector.tsv")
     conda:
         "../../envs/ultralytics.yaml"
+    threads: config["detect"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=config["detect"]["mem_mb"],
+        runtime=config["detect"]["runtime"],
+    params:
+        settings=training_settings,
+        settings_dir=result("detect", "ultralytics"),
+        run_dir=result("detect", "model", "run"),
     script:
         "../scripts/train_detector.py"
 
@@ -54,37 +54,37 @@ rule detection_images:
         unpack(detection_image_tables),
     output:
         images=result("detect", "{image_set}", "images.csv"),
-    params:
-        split=lambda wc: "test" if wc.image_set == "test" else None,
     log:
         result("logs", "detect", "{image_set}_images.log"),
     conda:
         "../../envs/imaging.yaml"
+    params:
+        split=lambda wc: "test" if wc.image_set == "test" else None,
     script:
         "../scripts/detection_images.py"
 
 
 rule detect:
     input:
-        weights=detector_weights(),
+        weights=lambda wc: detector_weights(wc.image_set),
         images=result("detect", "{image_set}", "images.csv"),
     output:
         boxes=result("detect", "{image_set}", "shards", "boxes_{detect_shard}.parquet"),
         issues=result("detect", "{image_set}", "shards", "issues_{detect_shard}.tsv"),
-    params:
-        task=config["detect"]["task"],
-        settings=detection_settings,
-        settings_dir=result("detect", "ultralytics"),
-        policy=config["on_bad_input"],
-    resources:
-        gpu=1,
-        mem_mb=config["detect"]["mem_mb"],
     log:
         result("logs", "detect", "{image_set}_detect_{detect_shard}.log"),
     benchmark:
         result("benchmarks", "detect", "{image_set}_detect_{detect_shard}.tsv")
     conda:
         "../../envs/ultralytics.yaml"
+    resources:
+        gpu=1,
+        mem_mb=config["detect"]["mem_mb"],
+    params:
+        task=config["detect"]["task"],
+        settings=detection_settings,
+        settings_dir=result("detect", "ultralytics"),
+        policy=config["on_bad_input"],
     script:
         "../scripts/detect.py"
 
@@ -130,14 +130,14 @@ rule evaluate_detector:
             category="2. Detection",
             labels={"figure": "precision-recall curves (test split)"},
         ),
-    params:
-        task=config["detect"]["task"],
-        confidence=config["detect"]["confidence"],
-        label="test split",
     log:
         result("logs", "detect", "evaluate_detector.log"),
     conda:
         "../../envs/report.yaml"
+    params:
+        task=config["detect"]["task"],
+        confidence=config["detect"]["confidence"],
+        label="test split",
     script:
         "../scripts/evaluate_detector.py"
 
@@ -162,20 +162,22 @@ rule detector_history:
 
 rule ingest_external_voc:
     input:
-        voc=lambda wc: external_path("external_voc", "a folder of images + Pascal VOC XML"),
+        voc=lambda wc: external_path(
+            "external_voc", "a folder of images + Pascal VOC XML"
+        ),
     output:
         manifest=result("evaluate", "external_voc", "manifest.csv"),
         annotations=result("evaluate", "external_voc", "annotations.parquet"),
         bad_inputs=result("evaluate", "external_voc", "bad_inputs.tsv"),
+    log:
+        result("logs", "evaluate", "ingest_external_voc.log"),
+    conda:
+        "../../envs/imaging.yaml"
     params:
         roots=lambda wc, input: [input.voc],
         source="voc",
         policy=config["on_bad_input"],
         extract_dir=result("evaluate", "external_voc", "extracted"),
-    log:
-        result("logs", "evaluate", "ingest_external_voc.log"),
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/ingest.py"
 
@@ -187,14 +189,14 @@ rule evaluate_external_detection:
         images=result("detect", "external", "images.csv"),
     output:
         metrics=result("evaluate", "external_detection.json"),
-    params:
-        task=config["detect"]["task"],
-        confidence=config["detect"]["confidence"],
-        label=lambda wc: f"external VOC set {config['evaluate']['external_voc']}",
     log:
         result("logs", "evaluate", "external_detection.log"),
     conda:
         "../../envs/report.yaml"
+    params:
+        task=config["detect"]["task"],
+        confidence=config["detect"]["confidence"],
+        label=lambda wc: f"external VOC set {config['evaluate']['external_voc']}",
     script:
         "../scripts/evaluate_detector.py"
 
@@ -206,15 +208,15 @@ rule ingest_predict_images:
         manifest=result("predict", "input", "manifest.csv"),
         annotations=result("predict", "input", "annotations.parquet"),
         bad_inputs=result("predict", "input", "bad_inputs.tsv"),
+    log:
+        result("logs", "predict", "ingest_images.log"),
+    conda:
+        "../../envs/imaging.yaml"
     params:
         roots=lambda wc, input: [input.images],
         source="images",
         policy=config["on_bad_input"],
         extract_dir=result("predict", "input", "extracted"),
         annotated=False,
-    log:
-        result("logs", "predict", "ingest_images.log"),
-    conda:
-        "../../envs/imaging.yaml"
     script:
         "../scripts/ingest.py"

@@ -10,9 +10,22 @@ rule segment:
         images=result("detect", "{image_set}", "images.csv"),
         boxes=result("detect", "{image_set}", "boxes.parquet"),
     output:
-        instances=result("segment", "{image_set}", "shards", "instances_{segment_shard}.parquet"),
+        instances=result(
+            "segment", "{image_set}", "shards", "instances_{segment_shard}.parquet"
+        ),
         issues=result("segment", "{image_set}", "shards", "issues_{segment_shard}.tsv"),
-        masks=directory(result("segment", "{image_set}", "shards", "masks_{segment_shard}")),
+        masks=directory(
+            result("segment", "{image_set}", "shards", "masks_{segment_shard}")
+        ),
+    log:
+        result("logs", "segment", "{image_set}_segment_{segment_shard}.log"),
+    benchmark:
+        result("benchmarks", "segment", "{image_set}_segment_{segment_shard}.tsv")
+    conda:
+        "../../envs/ultralytics.yaml"
+    resources:
+        gpu=1 if segment_method() == "sam" else 0,
+        mem_mb=config["detect"]["mem_mb"],
     params:
         shard=lambda wc: int(wc.segment_shard),
         n_shards=config["segment"]["shards"],
@@ -20,15 +33,6 @@ rule segment:
         confidence=config["detect"]["confidence"],
         settings_dir=result("detect", "ultralytics"),
         policy=config["on_bad_input"],
-    resources:
-        gpu=1 if segment_method() == "sam" else 0,
-        mem_mb=config["detect"]["mem_mb"],
-    log:
-        result("logs", "segment", "{image_set}_segment_{segment_shard}.log"),
-    benchmark:
-        result("benchmarks", "segment", "{image_set}_segment_{segment_shard}.tsv")
-    conda:
-        "../../envs/ultralytics.yaml"
     script:
         "../scripts/segment.py"
 
@@ -67,39 +71,40 @@ rule evaluate_segmentation:
             category="3. Segmentation",
             labels={"figure": "worst and best masks (test split)"},
         ),
-    params:
-        settings=config["segment"],
-        settings_dir=result("detect", "ultralytics"),
-    resources:
-        gpu=1 if segment_method() == "sam" else 0,
     log:
         result("logs", "segment", "evaluate_segmentation.log"),
     benchmark:
         result("benchmarks", "segment", "evaluate_segmentation.tsv")
     conda:
         "../../envs/ultralytics.yaml"
+    resources:
+        gpu=1 if segment_method() == "sam" else 0,
+    params:
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),
     script:
         "../scripts/evaluate_segmentation.py"
 
 
 rule evaluate_external_segmentation:
     input:
-        folder=lambda wc: external_path("external_labelme", "a folder of LabelMe JSON files"),
+        folder=lambda wc: external_path(
+            "external_labelme", "a folder of LabelMe JSON files"
+        ),
     output:
         metrics_json=result("evaluate", "external_segmentation.json"),
-    params:
-        annotation="labelme",
-        settings=config["segment"],
-        settings_dir=result("detect", "ultralytics"),
     log:
         result("logs", "evaluate", "external_segmentation.log"),
     benchmark:
         result("benchmarks", "evaluate", "external_segmentation.tsv")
     conda:
         "../../envs/ultralytics.yaml"
+    params:
+        annotation="labelme",
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),
     script:
         "../scripts/evaluate_external_segmentation.py"
-
 
 
 use rule evaluate_external_segmentation as evaluate_external_labelmaps with:
@@ -109,11 +114,11 @@ use rule evaluate_external_segmentation as evaluate_external_labelmaps with:
         ),
     output:
         metrics_json=result("evaluate", "external_segmentation_labelmaps.json"),
-    params:
-        annotation="labelmaps",
-        settings=config["segment"],
-        settings_dir=result("detect", "ultralytics"),
     log:
         result("logs", "evaluate", "external_segmentation_labelmaps.log"),
     benchmark:
         result("benchmarks", "evaluate", "external_segmentation_labelmaps.tsv")
+    params:
+        annotation="labelmaps",
+        settings=config["segment"],
+        settings_dir=result("detect", "ultralytics"),

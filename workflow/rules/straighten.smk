@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    crop_set="test|external|predict|imported|karyograms",
+    crop_set="test|external|predict|imported|karyograms|truth|external_crops",
 
 
 rule straighten:
@@ -10,16 +10,16 @@ rule straighten:
         crops=result("crops", "{crop_set}", "crops.parquet"),
         arrays=result("crops", "{crop_set}", "crops.npz"),
     output:
-        table=result("straighten", "{crop_set}", "straight.parquet"),
-        straight=result("straighten", "{crop_set}", "straight.npz"),
-    params:
-        method=config["straighten"]["method"],
+        table=result("straighten", "{crop_set}", "{method}", "straight.parquet"),
+        straight=result("straighten", "{crop_set}", "{method}", "straight.npz"),
     log:
-        result("logs", "straighten", "{crop_set}.log"),
+        result("logs", "straighten", "{crop_set}_{method}.log"),
     benchmark:
-        result("benchmarks", "straighten", "{crop_set}.tsv")
+        result("benchmarks", "straighten", "{crop_set}_{method}.tsv")
     conda:
         "../../envs/imaging.yaml"
+    params:
+        method="{method}",
     script:
         "../scripts/straighten.py"
 
@@ -43,14 +43,14 @@ rule evaluate_straightening:
             category="4. Straightening",
             labels={"figure": "bent chromosomes, each method"},
         ),
-    params:
-        max_crops=config["straighten"]["evaluate_max_crops"],
     log:
         result("logs", "straighten", "evaluate.log"),
     benchmark:
         result("benchmarks", "straighten", "evaluate.tsv")
     conda:
         "../../envs/report.yaml"
+    params:
+        max_crops=config["straighten"]["evaluate_max_crops"],
     script:
         "../scripts/evaluate_straightening.py"
 
@@ -59,8 +59,8 @@ rule straighten_gallery:
     input:
         crops=result("crops", "{crop_set}", "crops.parquet"),
         arrays=result("crops", "{crop_set}", "crops.npz"),
-        straight=result("straighten", "{crop_set}", "straight.npz"),
-        table=result("straighten", "{crop_set}", "straight.parquet"),
+        straight=lambda wc: straight_files(wc.crop_set)["straight"],
+        table=lambda wc: straight_files(wc.crop_set)["straight_table"],
     output:
         gallery=report(
             result("straighten", "{crop_set}", "gallery.png"),

@@ -72,5 +72,19 @@ def check_config(config: dict) -> None:
                 f"segment.sam_weights {sam_weights!r} does not exist: nothing is downloaded; "
                 "copy the checkpoint there or use segment.method auto or classical"
             )
+    classify = config.get("classify", {})
+    for key in ("weights", "init_weights"):
+        path = classify.get(key, "")
+        if path and not (path.endswith(".keras") and Path(path).is_file()):
+            problems.append(
+                f"classify.{key} {path!r} is not an existing .keras file: point it at a "
+                "classifier karyoflow trained (results/classify/models/<method>-<head>/"
+                "classifier.keras) or leave it empty"
+            )
+    models = config.get("predict", {}).get("models", {})
+    for key, suffix in (("detector", ".pt"), ("classifier", ".keras")):
+        path = models.get(key, "")
+        if path and not (path.endswith(suffix) and Path(path).is_file()):
+            problems.append(f"predict.models.{key} {path!r} is not an existing {suffix} file")
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

@@ -372,9 +372,13 @@ def import_crop_folder(
     from karyoflow.errors import BadInputError
 
     started = time.perf_counter()
+    from karyoflow.logs import Progress
+
     found, bad = find_crop_files(root, pattern)
+    progress = Progress(log, "read", len(found), every=2000, unit="crop files")
     cells: dict[str, list] = {}
-    for path, label, cell in found:
+    for n, (path, label, cell) in enumerate(found, start=1):
+        progress.update(n)
         try:
             grey, _ = read_grayscale(path)
         except BadInputError as err:
@@ -538,3 +542,74 @@ def _write_imported(table, bad, crops: str, arrays: str, bad_crops: str, gallery
     write_csv(bad, bad_crops, sep="\t")
     canvas, _ = load_crops(arrays)
     plots.crops_gallery(table, canvas, gallery)
+
+
+# ---- crops from the truth masks (classifier training on synthetic data) --------------
+
+
+def truth_crop_cells(manifest: pd.DataFrame) -> dict:
+    """{image_id: [(image path, class, grey window, mask, polarity)]} from truth outlines.
+
+    The synthetic truth outlines are amodal (the whole chromosome, also where another one
+    lies across it), as a good segmentation would deliver them.
+    """
+    import json
+
+    from karyoflow.segment.classical import guess_polarity
+    from karyoflow.segment.evaluate import polygon_mask
+
+    with_truth = manifest[manifest["truth_path"].fillna("").astype(str) != ""]
+    if with_truth.empty:
+        raise ValueError(
+            "classify.crops: truth needs images with instance truth (the synthetic generator "
+            "writes it); for real data import a crop set instead (classify.crops: imported)"
+        )
+    from karyoflow.logs import Progress
+
+    progress = Progress(log, "cut truth crops of", len(with_truth), every=25)
+    cells = {}
+    for n, row in enumerate(with_truth.itertuples(), start=1):
+        progress.update(n)
+        grey, _ = read_grayscale(row.image_path)
+        instances = json.loads(Path(row.truth_path).read_text())["instances"]
+        boxes = np.array([inst["box"] for inst in instances], float).reshape(-1, 4)
+        polarity = guess_polarity(grey, boxes)
+        items = []
+        for inst in instances:
+            x0, y0, x1, y1 = (int(v) for v in inst["box"])
+            window = grey[y0:y1, x0:x1]
+            mask = polygon_mask(np.asarray(inst["outline"]) - [x0, y0], window.shape)
+            if mask.any():
+                items.append((row.image_path, inst["class"], window, mask, polarity))
+        cells[row.image_id] = items
+    return cells
+
+
+def truth_crops_files(
+    manifest: str, splits: str, crops: str, arrays: str, gallery: str, *, side: int, fill: float
+) -> pd.DataFrame:
+    """Rule truth_crops: every truth instance of every split, labelled with its split."""
+    from karyoflow import plots
+    from karyoflow.io.tables import write_parquet
+
+    started = time.perf_counter()
+    table = crops_from_cells(
+        truth_crop_cells(pd.read_csv(manifest, dtype={"image_id": str})),
+        arrays,
+        side=side,
+        fill=fill,
+    )
+    split_table = pd.read_csv(splits, dtype={"image_id": str})
+    table["split"] = table["image_id"].map(
+        dict(zip(split_table["image_id"], split_table["split"], strict=True))
+    )
+    write_parquet(table, crops)
+    canvas, _ = load_crops(arrays)
+    plots.crops_gallery(table, canvas, gallery)
+    log.info(
+        "%d truth crops of %d images in %.1f s",
+        len(table),
+        table["image_id"].nunique(),
+        time.perf_counter() - started,
+    )
+    return table

@@ -48,3 +48,117 @@ def counts_from_iscn(iscn: str) -> Counter:
     if sum(counts.values()) != int(m.group(1)):
         raise ValueError(f"{iscn!r}: chromosome number {m.group(1)} disagrees with its parts")
     return counts
+
+
+# ---- per-cell calls from classified chromosomes ----------------------------------------
+
+CELL_COLUMNS = [
+    "image_id",
+    "n_chromosomes",
+    "karyotype",
+    "flag",
+    "n_low_confidence",
+    "mean_probability",
+]
+NORMAL = ("46,XX", "46,XY")
+
+
+def karyotype_type(iscn: str) -> str:
+    """normal, trisomy, monosomy, sex_aneuploidy or other (numerical ISCN only)."""
+    counts = counts_from_iscn(iscn)
+    autosomal = {cls: counts[cls] - 2 for cls in AUTOSOMES if counts[cls] != 2}
+    sex = (counts["X"], counts["Y"])
+    if not autosomal and sex in ((2, 0), (1, 1)):
+        return "normal"
+    if not autosomal:
+        return "sex_aneuploidy"
+    if sex in ((2, 0), (1, 1)) and len(autosomal) == 1:
+        return (
+            "trisomy"
+            if next(iter(autosomal.values())) == 1
+            else ("monosomy" if next(iter(autosomal.values())) == -1 else "other")
+        )
+    return "other"
+
+
+def call_cell(
+    classes: list[str],
+    probabilities,
+    margins,
+    *,
+    low_probability: float = 0.5,
+    low_margin: float = 1.0,
+) -> tuple[str, str, int]:
+    """(ISCN call, flag, number of low-confidence chromosomes) for one cell.
+
+    Flags, joined by ';' ('ok' when none): `count` when the number is outside 44..48
+    (missed or split objects are likelier than such a karyotype), `low_confidence` when
+    over 10% of the chromosomes have assigned probability < low_probability, and
+    `weak_aneuploidy` when a gained class rests on a chromosome whose assignment margin is
+    below low_margin nats.
+    """
+    n = len(classes)
+    probabilities = list(probabilities)
+    margins = list(margins)
+    iscn = iscn_from_labels(classes) if n else "0,-"
+    low = sum(p < low_probability for p in probabilities)
+    flags = []
+    if not 44 <= n <= 48:
+        flags.append("count")
+    if n and low > 0.1 * n:
+        flags.append("low_confidence")
+    counts = Counter(canonical(c) for c in classes)
+    gained = [c for c in AUTOSOMES if counts[c] > 2]
+    if counts["X"] + counts["Y"] > 2:
+        gained += ["X", "Y"]
+    weak = any(
+        m < low_margin for c, m in zip(classes, margins, strict=True) if canonical(c) in gained
+    )
+    if weak:
+        flags.append("weak_aneuploidy")
+    return iscn, ";".join(flags) or "ok", low
+
+
+def karyotype_scores(truth: dict[str, str], called: dict[str, str]) -> dict:
+    """Exact-call rate overall and per karyotype type, and aneuploidy sensitivity and
+    specificity (abnormal = anything but 46,XX / 46,XY), over the cells in `truth`.
+    A cell with no call counts as wrong (and as called normal)."""
+    rows = []
+    for cell, true_iscn in truth.items():
+        call = called.get(cell, "")
+        rows.append(
+            (
+                type_or_none(true_iscn),
+                true_iscn == call,
+                true_iscn not in NORMAL,
+                bool(call) and call not in NORMAL,
+            )
+        )
+    by_type: dict[str, dict] = {}
+    for kind, exact, _, _ in rows:
+        entry = by_type.setdefault(kind, {"n": 0, "exact": 0})
+        entry["n"] += 1
+        entry["exact"] += int(exact)
+    for entry in by_type.values():
+        entry["exact_rate"] = round(entry["exact"] / entry["n"], 4)
+    abnormal = [r for r in rows if r[2]]
+    normal = [r for r in rows if not r[2]]
+    return {
+        "n_cells": len(rows),
+        "exact_rate": round(sum(r[1] for r in rows) / len(rows), 4) if rows else float("nan"),
+        "by_type": dict(sorted(by_type.items())),
+        "n_abnormal": len(abnormal),
+        "aneuploidy_sensitivity": round(sum(r[3] for r in abnormal) / len(abnormal), 4)
+        if abnormal
+        else None,
+        "aneuploidy_specificity": round(sum(not r[3] for r in normal) / len(normal), 4)
+        if normal
+        else None,
+    }
+
+
+def type_or_none(iscn: str) -> str:
+    try:
+        return karyotype_type(iscn)
+    except ValueError:
+        return "unknown"

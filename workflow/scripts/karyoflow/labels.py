@@ -24,6 +24,9 @@ DENVER_GROUPS: dict[str, tuple[str, ...]] = {
     "G": ("21", "22", "Y"),
 }
 GROUP_OF: dict[str, str] = {c: g for g, members in DENVER_GROUPS.items() for c in members}
+GROUPS: tuple[str, ...] = tuple(DENVER_GROUPS)
+# Denver group index (0..6, A..G) of each class index (0..23).
+GROUP_INDEX_OF_CLASS: tuple[int, ...] = tuple(GROUPS.index(GROUP_OF[c]) for c in CLASSES)
 
 # Alphabetical order of the class names, as in exports whose ids follow sorted names
 # (e.g. the Roboflow karyogram set: '1','10','11',...,'19','2','20',...,'X','Y').

@@ -7,6 +7,16 @@ import sys
 
 
 def log_to_stderr(level: int = logging.INFO) -> None:
+    """Log records to sys.stderr; where a rule script has pointed sys.stderr at its log
+    file, file descriptor 2 follows, so C/C++ libraries (TensorFlow, OpenCV) log there too
+    instead of onto Snakemake's console."""
+    import os
+
+    try:
+        if sys.stderr.fileno() != 2:
+            os.dup2(sys.stderr.fileno(), 2)
+    except (AttributeError, OSError, ValueError):
+        pass  # not a real file (pytest capture, notebooks): leave fd 2 alone
     logging.basicConfig(
         stream=sys.stderr,
         level=level,

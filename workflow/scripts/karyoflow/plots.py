@@ -89,6 +89,17 @@ def data_summary(
 
 def detection_confusion(counts: pd.DataFrame, out_png: str, title: str = "Detection") -> None:
     """Row-normalised confusion matrix: true class (rows) against predicted class (columns)."""
+    confusion_heatmap(
+        counts,
+        out_png,
+        f"{title}: share of each true class per predicted class (IoU ≥ 0.5)",
+        xlabel="predicted (background = missed)",
+        ylabel="true (background = false alarm)",
+    )
+
+
+def confusion_heatmap(counts: pd.DataFrame, out_png: str, title: str, xlabel: str, ylabel: str):
+    """Counts (rows true, columns predicted) shown as shares of each row."""
     shares = counts.div(counts.sum(axis=1).replace(0, 1), axis=0)
     n_rows, n_cols = shares.shape
     fig, ax = plt.subplots(figsize=(max(5.0, 0.45 * n_cols + 3), max(4.0, 0.32 * n_rows + 1.5)))
@@ -103,11 +114,7 @@ def detection_confusion(counts: pd.DataFrame, out_png: str, title: str = "Detect
         cbar_kws={"label": "share of the row"},
         ax=ax,
     )
-    ax.set(
-        title=f"{title}: share of each true class per predicted class (IoU ≥ 0.5)",
-        xlabel="predicted (background = missed)",
-        ylabel="true (background = false alarm)",
-    )
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     save_figure(fig, out_png)
 
 
@@ -147,12 +154,18 @@ def detector_history(history_csv: str, out_png: str) -> None:
             right.plot(history["epoch"], history[column], marker="o", ms=3, label=name)
     from karyoflow.yolo_data import training_seconds
 
-    minutes = training_seconds(history) / 60
+    _finish_history(
+        fig, right, "validation score", "Validation mAP", training_seconds(history), out_png
+    )
+
+
+def _finish_history(fig, right, ylabel: str, title: str, seconds: float, out_png: str) -> None:
+    """The score panel of a training-curve figure: axes, duration in the title, saved."""
     right.set(
         xlabel="epoch",
-        ylabel="validation score",
+        ylabel=ylabel,
         ylim=(0, 1),
-        title=f"Validation mAP (training took {minutes:.1f} min)",
+        title=f"{title} (training took {seconds / 60:.1f} min)",
     )
     right.legend(fontsize=8)
     save_figure(fig, out_png)
@@ -271,4 +284,68 @@ def straightening_gallery(examples: list, titles: list[str], out_png: str) -> No
                 axes[r, c].set_title(titles[c], fontsize=8)
     for ax in axes.ravel():
         ax.axis("off")
+    save_figure(fig, out_png)
+
+
+def classifier_history(history: pd.DataFrame, out_png: str, title: str) -> None:
+    """Loss and accuracy per epoch, training against validation (as in the blog study)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for column, name in (("loss", "training"), ("val_loss", "validation")):
+        if column in history:
+            left.plot(history["epoch"], history[column], marker="o", ms=3, label=name)
+    left.set(xlabel="epoch", ylabel="loss", title=f"Loss: {title}")
+    left.legend(fontsize=8)
+    for column, name in (("class_accuracy", "training"), ("val_class_accuracy", "validation")):
+        if column in history:
+            right.plot(history["epoch"], history[column], marker="o", ms=3, label=name)
+    seconds = float(history["seconds"].iloc[-1]) if len(history) else 0.0
+    _finish_history(fig, right, "accuracy", "Accuracy", seconds, out_png)
+
+
+def classification_ablation(ablation: pd.DataFrame, out_png: str) -> None:
+    """Test accuracy of every straightening x head x decision variant, side by side."""
+    frame = ablation.assign(
+        variant=ablation["straighten"] + " / " + ablation["head"],
+        decision=ablation["decision"].replace({"assignment": "cell assignment"}),
+    )
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * frame["variant"].nunique() + 2), 4.5))
+    sns.barplot(frame, x="variant", y="accuracy", hue="decision", ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.3f", fontsize=7, padding=2)
+    low = max(0.0, float(frame["accuracy"].min()) - 0.1) if len(frame) else 0.0
+    n = int(frame["n"].iloc[0]) if len(frame) else 0
+    cells = int(frame["n_cells"].iloc[0]) if len(frame) else 0
+    ax.set(
+        ylim=(low, 1.0),
+        xlabel="straightening / head",
+        ylabel="test accuracy per crop",
+        title=f"Ablation on the same test cells ({n} crops, {cells} cells)",
+    )
+    ax.tick_params(axis="x", rotation=20)
+    save_figure(fig, out_png)
+
+
+def karyotype_evaluation(scores: dict, out_png: str) -> None:
+    """Exact karyotype calls per type of true karyotype."""
+    types = list(scores["by_type"])
+    rates = [scores["by_type"][t]["exact_rate"] for t in types]
+    counts = [scores["by_type"][t]["n"] for t in types]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(types) + 2), 4))
+    bars = ax.bar(types, rates, color=sns.color_palette("deep", max(len(types), 1)))
+    ax.bar_label(
+        bars, labels=[f"{r:.2f} (n={n})" for r, n in zip(rates, counts, strict=True)], fontsize=8
+    )
+
+    def share(value):
+        return "n/a" if value is None else f"{value:.2f}"
+
+    ax.set(
+        ylim=(0, 1.1),
+        ylabel="exact numerical karyotype",
+        title=(
+            f"Calls on {scores['n_cells']} cells: exact {scores['exact_rate']:.2f}; aneuploidy "
+            f"sensitivity {share(scores['aneuploidy_sensitivity'])}, "
+            f"specificity {share(scores['aneuploidy_specificity'])}"
+        ),
+    )
     save_figure(fig, out_png)

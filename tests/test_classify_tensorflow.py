@@ -1,0 +1,251 @@
+"""Classification on the TensorFlow side: models, data, training, checkpoints, hooks.
+
+TensorFlow and torch cannot share one Python process (their bundled libraries clash), just
+as they live in separate conda envs; these tests carry the `tensorflow` marker and run in
+a pytest process of their own (`make test` runs both; see tests/conftest.py).
+"""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from crop_trees import crop_tree
+from karyoflow.labels import CLASSES, GROUP_INDEX_OF_CLASS, GROUPS, N_CLASSES
+
+pytestmark = pytest.mark.tensorflow
+
+
+HYPER = {
+    "model": "cnn9",
+    "head": "flat",
+    "input_size": 24,
+    "filters": [4, 8],
+    "dense": 16,
+    "use_length": False,
+    "epochs": 1,
+    "batch": 16,
+    "learning_rate": 0.001,
+    "augment": {"flip": True, "rotation_deg": 10, "zoom": 0.1, "contrast": 0.2},
+    "test_fraction": 0.3,
+    "val_fraction": 0.5,
+    "straighten": "none",
+    "crop_set": "imported",
+    "seed": 1,
+}
+
+
+@pytest.mark.parametrize("model", ["cnn9", "resnet"])
+def test_two_stage_head_is_a_proper_distribution(model):
+    from karyoflow.classify.models import build_model
+
+    net = build_model(HYPER | {"model": model, "head": "two_stage", "use_length": True})
+    rng = np.random.default_rng(0)
+    out = net.predict(
+        {"image": rng.random((5, 24, 24, 1)), "relative_length": rng.random((5, 1))}, verbose=0
+    )
+    probs, groups = np.asarray(out["class"]), np.asarray(out["group"])
+    assert probs.shape == (5, N_CLASSES) and groups.shape == (5, len(GROUPS))
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    member = np.asarray(GROUP_INDEX_OF_CLASS)
+    for g in range(len(GROUPS)):
+        assert np.allclose(probs[:, member == g].sum(axis=1), groups[:, g], atol=1e-5)
+
+
+def import_and_straighten(folder, out):
+    """A crop folder imported and straightened (none) as the rules do it."""
+    from karyoflow.crops import import_crops_files
+    from karyoflow.straighten import straighten_crops_files
+
+    files = {
+        name: str(out / name) for name in ("crops.parquet", "crops.npz", "bad.tsv", "gallery.png")
+    }
+    import_crops_files(
+        str(folder),
+        files["crops.parquet"],
+        files["crops.npz"],
+        files["bad.tsv"],
+        files["gallery.png"],
+        pattern=r"(?P<cell>[^/]+?)\.tiff?/clase(?P<class>\d+)/[^/]+$",
+        side=48,
+        fill=0.9,
+        policy="skip",
+    )
+    straighten_crops_files(
+        files["crops.parquet"],
+        files["crops.npz"],
+        str(out / "st.parquet"),
+        str(out / "st.npz"),
+        method="none",
+    )
+    return {
+        "crops": files["crops.parquet"],
+        "straight_table": str(out / "st.parquet"),
+        "straight": str(out / "st.npz"),
+        "bad_crops": files["bad.tsv"],
+    }
+
+
+@pytest.fixture(scope="module")
+def tiny_crop_set(tmp_path_factory):
+    """Six cells of three cases."""
+    root = tmp_path_factory.mktemp("crops")
+    crop_tree(root / "set", [f"{case}.{k}" for case in (101, 102, 103) for k in (1, 2)])
+    return import_and_straighten(root / "set", root)
+
+
+def test_imported_crops_are_split_by_case(tiny_crop_set):
+    from karyoflow.classify.data import load_crop_set
+
+    crop_set = load_crop_set(
+        tiny_crop_set["crops"],
+        tiny_crop_set["straight_table"],
+        tiny_crop_set["straight"],
+        input_size=24,
+        case_split={"test_fraction": 0.3, "val_fraction": 0.5, "seed": 1},
+    )
+    assert len(crop_set.table) == 6 * 46 and crop_set.images.shape == (276, 24, 24, 1)
+    per_case = crop_set.table.groupby("case_id")["split"].nunique()
+    assert (per_case == 1).all() and set(crop_set.table["split"]) == {"train", "val", "test"}
+    assert 0 <= crop_set.images.min() and crop_set.images.max() <= 1
+    # the longest class is the longest relative to its cell
+    table = crop_set.table.assign(rel=crop_set.relative_length)
+    by_class = table.groupby("true_class")["rel"].mean()
+    assert by_class["1"] > 1.3 > 0.8 > by_class["22"]
+
+
+@pytest.mark.parametrize("head", ["flat", "two_stage"])
+def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, head):
+    from karyoflow.classify.data import load_crop_set
+    from karyoflow.classify.infer import predict
+    from karyoflow.classify.train import load_classifier, read_metadata, train_classifier_files
+
+    hyper = HYPER | {"head": head}
+    model_path = tmp_path / "classifier.keras"
+    record = train_classifier_files(
+        tiny_crop_set["crops"],
+        tiny_crop_set["straight_table"],
+        tiny_crop_set["straight"],
+        str(model_path),
+        str(tmp_path / "history.csv"),
+        str(tmp_path / "history.png"),
+        hyper=hyper,
+    )
+    assert record["train_crops"] > 0 and record["val_crops"] > 0 and record["best_epoch"] == 1
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1] and {
+        "loss",
+        "class_accuracy",
+        "val_class_accuracy",
+    } <= set(history)
+    assert (tmp_path / "history.png").stat().st_size > 5000
+    metadata = read_metadata(model_path)
+    assert metadata["hyperparameters"] == json.loads(json.dumps(hyper)) and metadata[
+        "classes"
+    ] == list(CLASSES)
+    model, loaded = load_classifier(model_path)
+    assert loaded["head"] == head
+    crop_set = load_crop_set(
+        tiny_crop_set["crops"],
+        tiny_crop_set["straight_table"],
+        tiny_crop_set["straight"],
+        input_size=24,
+    )
+    probs, groups, rate = predict(model, crop_set)
+    assert probs.shape == (276, N_CLASSES) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
+    assert (groups is None) == (head == "flat") and rate > 0
+
+
+def test_fine_tuning_refuses_another_architecture(tiny_crop_set, tmp_path):
+    from karyoflow.classify.train import train_classifier_files
+
+    args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
+    first = tmp_path / "first.keras"
+    train_classifier_files(
+        *args, str(first), str(tmp_path / "h.csv"), str(tmp_path / "h.png"), hyper=HYPER
+    )
+    tuned = train_classifier_files(
+        *args,
+        str(tmp_path / "tuned.keras"),
+        str(tmp_path / "h2.csv"),
+        str(tmp_path / "h2.png"),
+        hyper=HYPER,
+        init=str(first),
+    )
+    assert tuned["init_weights"] == str(first)
+    with pytest.raises(ValueError, match="input_size"):
+        train_classifier_files(
+            *args,
+            str(tmp_path / "x.keras"),
+            str(tmp_path / "h3.csv"),
+            str(tmp_path / "h3.png"),
+            hyper=HYPER | {"input_size": 32},
+            init=str(first),
+        )
+
+
+def test_external_crop_hook_scores_a_crop_folder(tiny_crop_set, tmp_path):
+    from karyoflow.classify.evaluate import evaluate_classifier_files, evaluate_external_crops_files
+    from karyoflow.classify.train import train_classifier_files
+
+    args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
+    model = str(tmp_path / "m.keras")
+    train_classifier_files(
+        *args, model, str(tmp_path / "h.csv"), str(tmp_path / "h.png"), hyper=HYPER
+    )
+    # a held-out folder: two cells, a stray file, a class out of range
+    folder = tmp_path / "external"
+    crop_tree(folder, ["201.1", "202.1"], sex="XX", seed=5)
+    (folder / "notes.png").write_bytes(b"")
+    (folder / "201.1.tiff" / "clase25").mkdir()
+    (folder / "201.1.tiff" / "clase25" / "clase25_0_201.1.tiff").write_bytes(
+        (folder / "201.1.tiff" / "clase1" / "clase1_0_201.1.tiff").read_bytes()
+    )
+    external = import_and_straighten(folder, tmp_path)
+    out = tmp_path / "external.json"
+    record = evaluate_external_crops_files(
+        external["crops"],
+        external["straight_table"],
+        external["straight"],
+        external["bad_crops"],
+        model,
+        str(out),
+        extra_copy_penalty=3.0,
+    )
+    saved = json.loads(out.read_text())
+    assert saved == json.loads(json.dumps(record))
+    assert saved["n"] == 92 and saved["n_cells"] == 2 and saved["n_skipped"] == 2
+    for key in ("accuracy", "accuracy_with_assignment", "macro_f1"):
+        assert 0 <= saved[key] <= 1
+
+    evaluation = {
+        name: str(tmp_path / name)
+        for name in (
+            "metrics.json",
+            "per_class.csv",
+            "confusion.png",
+            "ablation.csv",
+            "ablation.png",
+            "predictions.parquet",
+        )
+    }
+    scored = evaluate_classifier_files(
+        tiny_crop_set["crops"],
+        [model],
+        [args[1]],
+        [args[2]],
+        evaluation["metrics.json"],
+        evaluation["per_class.csv"],
+        evaluation["confusion.png"],
+        evaluation["ablation.csv"],
+        evaluation["ablation.png"],
+        evaluation["predictions.parquet"],
+        variants=[["none", "flat"]],
+        methods=["none"],
+        main=["none", "flat"],
+        extra_copy_penalty=3.0,
+    )
+    test_cells = scored["n_cells"]
+    assert scored["n"] == 46 * test_cells and len(scored["ablation"]) == 2
+    assert len(pd.read_csv(evaluation["per_class.csv"])) == N_CLASSES
+    assert pd.read_parquet(evaluation["predictions.parquet"]).shape[0] == scored["n"]

@@ -1,0 +1,132 @@
+"""Karyotype calls per cell, their scoring, and the karyogram layout."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from karyoflow.bands import chromosome
+from karyoflow.karyogram import LAYOUT, call_cells, karyogram_image, slot_positions
+from karyoflow.karyotype import call_cell, karyotype_scores, karyotype_type
+from karyoflow.labels import AUTOSOMES
+
+
+def cell_classes(sex="XY", extra=(), missing=()):
+    classes = [c for c in AUTOSOMES for _ in range(2)] + list(sex) + list(extra)
+    for cls in missing:
+        classes.remove(cls)
+    return classes
+
+
+@pytest.mark.parametrize(
+    ("sex", "extra", "missing", "iscn", "kind"),
+    [
+        ("XX", (), (), "46,XX", "normal"),
+        ("XY", (), (), "46,XY", "normal"),
+        ("XY", ("21",), (), "47,XY,+21", "trisomy"),
+        ("XX", ("18",), (), "47,XX,+18", "trisomy"),
+        ("X", (), (), "45,X", "sex_aneuploidy"),
+        ("XXY", (), (), "47,XXY", "sex_aneuploidy"),
+        ("XYY", (), (), "47,XYY", "sex_aneuploidy"),
+        ("XX", (), ("13",), "45,XX,-13", "monosomy"),
+    ],
+)
+def test_iscn_calls_for_each_karyotype_type(sex, extra, missing, iscn, kind):
+    classes = cell_classes(sex, extra, missing)
+    call, flag, low = call_cell(classes, [0.9] * len(classes), [5.0] * len(classes))
+    assert (call, flag, low) == (iscn, "ok", 0)
+    assert karyotype_type(iscn) == kind
+
+
+def test_weak_evidence_is_flagged():
+    classes = cell_classes("XY", extra=("21",))
+    margins = [5.0] * len(classes)
+    margins[-1] = 0.3  # the third 21 barely beat the alternative
+    assert call_cell(classes, [0.9] * len(classes), margins)[1] == "weak_aneuploidy"
+    probabilities = [0.9] * 40 + [0.3] * 6  # 13% uncertain
+    assert call_cell(cell_classes(), probabilities, [5.0] * 46)[1] == "low_confidence"
+    few = cell_classes()[:40]
+    assert call_cell(few, [0.9] * 40, [5.0] * 40)[1] == "count"
+
+
+def test_call_cells_from_a_classify_table():
+    rows = []
+    for cell, classes in (("a", cell_classes("XX")), ("b", cell_classes("XY", extra=("21",)))):
+        rows += [(cell, c, 0.95, 4.0) for c in classes]
+    calls = pd.DataFrame(
+        rows, columns=["image_id", "assigned", "assigned_probability", "assignment_margin"]
+    )
+    cells = call_cells(calls).set_index("image_id")
+    assert cells.loc["a", "karyotype"] == "46,XX" and cells.loc["b", "karyotype"] == "47,XY,+21"
+    assert cells.loc["b", "n_chromosomes"] == 47 and (cells["flag"] == "ok").all()
+
+
+def test_karyotype_scores_rates_sensitivity_and_specificity():
+    truth = {"n1": "46,XX", "n2": "46,XY", "t1": "47,XY,+21", "t2": "47,XX,+18", "s1": "45,X"}
+    called = {"n1": "46,XX", "n2": "47,XY,+8", "t1": "47,XY,+21", "t2": "46,XX", "s1": "45,X"}
+    scores = karyotype_scores(truth, called)
+    assert scores["exact_rate"] == 0.6 and scores["n_abnormal"] == 3
+    assert scores["by_type"]["trisomy"] == {"n": 2, "exact": 1, "exact_rate": 0.5}
+    assert scores["aneuploidy_sensitivity"] == pytest.approx(2 / 3, abs=1e-4)
+    assert scores["aneuploidy_specificity"] == 0.5
+
+
+def bar_tile(length, width=8):
+    return np.full((length, width), 60, np.uint8)
+
+
+def test_layout_of_a_known_cell():
+    # chromosome 1 twice (different lengths), 6 once, X and Y once
+    tiles = {
+        "1": [bar_tile(60), bar_tile(50)],
+        "6": [bar_tile(40)],
+        "X": [bar_tile(38)],
+        "Y": [bar_tile(15)],
+    }
+    positions, labels, (height, width) = slot_positions(tiles)
+    (x1a, y1a), (x1b, y1b) = positions["1"]
+    # homologues side by side, each aligned at the ideogram's centromere
+    assert x1b == x1a + 8 + 3
+    f1 = chromosome("1").centromere_fraction
+    assert y1a + round(f1 * 60) == y1b + round(f1 * 50)
+    # rows in ISCN order: 1 above 6 above Y; X ends row 2, after 6..12
+    assert positions["6"][0][1] > y1a + 60 > 0
+    assert positions["Y"][0][1] > positions["X"][0][1] > positions["6"][0][1] - 40
+    assert positions["X"][0][0] > positions["6"][0][0]
+    assert [row[-1] for row in LAYOUT] == ["5", "X", "18", "Y"]
+    # every class has a label under its slot, also the empty ones
+    assert set(labels) == {c for row in LAYOUT for c in row}
+    assert labels["1"][1] > y1a + 60 and height > labels["Y"][1] and width > labels["X"][0]
+
+
+def test_karyogram_image_marks_low_confidence_in_red():
+    canvases, classes = [], []
+    for cls in ("1", "1", "2", "2"):
+        canvas = np.zeros((64, 64), np.uint8)
+        canvas[5:60, 28:36] = 200
+        canvases.append(canvas)
+        classes.append(cls)
+    image = karyogram_image(canvases, classes, [0.9, 0.9, 0.9, 0.2], "cell: 4,-")
+    assert image.ndim == 3 and image.dtype == np.uint8
+    red = (image[:, :, 2] > 180) & (image[:, :, 1] < 80) & (image[:, :, 0] < 80)
+    assert red.sum() > 100
+    confident = karyogram_image(canvases, classes, [0.9] * 4, "cell")
+    assert not ((confident[:, :, 2] > 180) & (confident[:, :, 1] < 80)).any()
+    # chromosomes are dark on white
+    assert np.median(image) == 255 and image.min() < 100
+
+
+def test_seconds_per_image_sums_the_shards_of_each_stage(tmp_path):
+    from karyoflow.benchmarks import seconds_per_image
+
+    for name, seconds in (
+        ("detect/new_detect_0.tsv", 3.0),
+        ("detect/new_detect_1.tsv", 5.0),
+        ("classify/calls_new.tsv", 2.0),
+        ("detect/test_detect_0.tsv", 99.0),
+    ):
+        path = tmp_path / "benchmarks" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"s\th:m:s\n{seconds}\t0:00:0{int(seconds) % 10}\n")
+    table = seconds_per_image(tmp_path, "new", 4).set_index("stage")
+    assert table.loc["detect", "jobs"] == 2 and table.loc["detect", "seconds_per_image"] == 2.0
+    assert table.loc["classify", "seconds_per_image"] == 0.5 and table.loc["crops", "jobs"] == 0
+    assert table.loc["total", "seconds_per_image"] == 2.5

@@ -1,0 +1,217 @@
+"""Training loop and checkpoints. A checkpoint is a .keras archive that also holds
+`karyoflow.json`: the hyperparameters, class order, straightening method and training
+record, so a model file alone says how to feed it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from karyoflow.classify.data import CropSet
+from karyoflow.labels import CLASSES
+
+log = logging.getLogger("karyoflow.classify.train")
+METADATA = "karyoflow.json"
+# What must match for fine-tuning from another checkpoint.
+ARCHITECTURE_KEYS = ("model", "head", "input_size", "filters", "dense", "use_length")
+
+
+def set_seed(seed: int, threads: int = 0) -> None:
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(int(seed))
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(int(threads))
+        except RuntimeError:  # TensorFlow already running in this process (tests)
+            log.debug("thread count left as it was: TensorFlow is initialised")
+
+
+def class_metric_names(logs: dict) -> dict:
+    """Keras names a single output's metrics 'accuracy', several outputs' 'class_accuracy';
+    one spelling for both."""
+    renamed = {}
+    for key, value in logs.items():
+        prefix = "val_" if key.startswith("val_") else ""
+        bare = key[len(prefix) :]
+        if bare == "accuracy":
+            key = f"{prefix}class_accuracy"
+        renamed[key] = value
+    return renamed
+
+
+def _epoch_logger(total_epochs: int):
+    import keras
+
+    class EpochLog(keras.callbacks.Callback):
+        """One log line per epoch and the best weights by validation accuracy."""
+
+        def on_train_begin(self, logs=None):
+            self.best, self.best_weights, self.best_epoch = -1.0, None, 0
+            self.started = time.perf_counter()
+            self.seconds = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs = class_metric_names(logs or {})
+            self.seconds.append(time.perf_counter() - self.started)
+            score = logs.get("val_class_accuracy", logs.get("class_accuracy", 0.0))
+            if score > self.best:
+                self.best, self.best_epoch = score, epoch + 1
+                self.best_weights = self.model.get_weights()
+            log.info(
+                "epoch %d/%d: loss %.4f, accuracy %.4f, val loss %.4f, val accuracy %.4f (%.0f s)",
+                epoch + 1,
+                total_epochs,
+                logs.get("loss", np.nan),
+                logs.get("class_accuracy", np.nan),
+                logs.get("val_loss", np.nan),
+                score,
+                self.seconds[-1],
+            )
+
+    return EpochLog()
+
+
+def train(train_set: CropSet, val_set: CropSet, hyper: dict, init: str = "", threads: int = 0):
+    """Fit a model; returns (model restored to its best validation epoch, history table)."""
+    from karyoflow.classify.data import dataset
+    from karyoflow.classify.models import build_model, compile_model
+
+    if len(train_set.labels) == 0:
+        raise ValueError("no labelled training crops: check the crop set and its splits")
+    set_seed(hyper["seed"], threads)
+    if init:
+        model, init_hyper = load_classifier(init)
+        clash = {
+            k: (init_hyper.get(k), hyper[k])
+            for k in ARCHITECTURE_KEYS
+            if init_hyper.get(k) != hyper[k]
+        }
+        if clash:
+            raise ValueError(
+                f"classify.init_weights {init} was trained with other settings: "
+                + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in clash.items())
+            )
+        log.info("fine-tuning from %s", init)
+    else:
+        model = build_model(hyper)
+    compile_model(model, hyper["learning_rate"])
+    common = {"head": hyper["head"], "batch": hyper["batch"], "seed": hyper["seed"]}
+    train_data = dataset(train_set, augment=hyper["augment"], shuffle=True, **common)
+    val_data = dataset(val_set, **common) if len(val_set.labels) else None
+    logger = _epoch_logger(hyper["epochs"])
+    log.info(
+        "training %s (%d parameters) on %d crops, validating on %d",
+        model.name,
+        model.count_params(),
+        len(train_set.labels),
+        len(val_set.labels),
+    )
+    fit = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=hyper["epochs"],
+        callbacks=[logger],
+        shuffle=False,  # the tf.data pipeline shuffles, seeded
+        verbose=0,
+    )
+    history = pd.DataFrame(class_metric_names(fit.history))
+    history.insert(0, "epoch", np.arange(1, len(history) + 1))
+    history["seconds"] = np.round(logger.seconds, 1)
+    if logger.best_weights is not None:
+        model.set_weights(logger.best_weights)
+    history.attrs["best_epoch"] = logger.best_epoch
+    return model, history
+
+
+def save_classifier(model, hyper: dict, path: str | Path, record: dict | None = None) -> None:
+    """Model archive with the hyperparameters and training record inside."""
+    from karyoflow.io.atomic import atomic_path
+
+    metadata = {"hyperparameters": hyper, "classes": list(CLASSES), "record": record or {}}
+    with atomic_path(path) as tmp:
+        keras_tmp = Path(tmp).with_suffix(".keras")
+        model.save(keras_tmp)
+        with zipfile.ZipFile(keras_tmp, "a") as archive:
+            archive.writestr(METADATA, json.dumps(metadata, indent=1, default=str))
+        keras_tmp.replace(tmp)
+
+
+def read_metadata(path: str | Path) -> dict:
+    with zipfile.ZipFile(path) as archive:
+        if METADATA not in archive.namelist():
+            raise ValueError(f"{path} is not a karyoflow classifier (no {METADATA} inside)")
+        return json.loads(archive.read(METADATA))
+
+
+def load_classifier(path: str | Path):
+    """(model, hyperparameters) from a checkpoint written by save_classifier."""
+    import keras
+
+    import karyoflow.classify.models  # noqa: F401  (registers the custom layer)
+
+    metadata = read_metadata(path)
+    if metadata["classes"] != list(CLASSES):
+        raise ValueError(f"{path}: class order {metadata['classes']} is not karyoflow's")
+    return keras.models.load_model(path, compile=False), metadata["hyperparameters"]
+
+
+def case_split_settings(hyper: dict) -> dict:
+    keys = ("test_fraction", "val_fraction", "seed")
+    return {key: hyper[key] for key in keys}
+
+
+def train_classifier_files(
+    crops: str,
+    straight_table: str,
+    straight: str,
+    model: str,
+    history: str,
+    history_png: str,
+    *,
+    hyper: dict,
+    init: str = "",
+    threads: int = 0,
+) -> dict:
+    """Rule train_classifier: train on the train split, select on val, save all."""
+    from karyoflow import plots
+    from karyoflow.classify.data import load_crop_set
+    from karyoflow.io.tables import write_csv
+
+    started = time.perf_counter()
+    crop_set = load_crop_set(
+        crops,
+        straight_table,
+        straight,
+        input_size=hyper["input_size"],
+        case_split=case_split_settings(hyper),
+    )
+    trained, table = train(crop_set.split("train"), crop_set.split("val"), hyper, init, threads)
+    seconds = time.perf_counter() - started
+    record = {
+        "train_crops": int((crop_set.table["split"] == "train").sum()),
+        "val_crops": int((crop_set.table["split"] == "val").sum()),
+        "train_cells": int(
+            crop_set.table.loc[crop_set.table["split"] == "train", "image_id"].nunique()
+        ),
+        "best_epoch": int(table.attrs.get("best_epoch", 0)),
+        "best_val_accuracy": round(
+            float(table.get("val_class_accuracy", pd.Series([np.nan])).max()), 4
+        ),
+        "training_seconds": round(seconds, 1),
+        "init_weights": init,
+    }
+    write_csv(table, history)
+    plots.classifier_history(
+        table, history_png, f"{hyper['model']}, {hyper['head']}, straighten {hyper['straighten']}"
+    )
+    save_classifier(trained, hyper, model, record)
+    log.info("saved %s: %s", model, record)
+    return record
