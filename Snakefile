@@ -13,6 +13,11 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml", set_default=True)
 
 
+# Base image for `--sdm apptainer conda` (each rule's conda env is built inside it);
+# `snakemake --containerize` writes a Dockerfile with every env baked in instead.
+container: "docker://condaforge/miniforge3:24.9.2-0"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/detect.smk"

@@ -32,7 +32,7 @@ def cell_classes(sex="XY", extra=(), missing=()):
 def test_iscn_calls_for_each_karyotype_type(sex, extra, missing, iscn, kind):
     classes = cell_classes(sex, extra, missing)
     call, flag, low = call_cell(classes, [0.9] * len(classes), [5.0] * len(classes))
-    assert (call, flag, low) == (iscn, "ok", 0)
+    assert (call, flag, low) == (iscn, "loss" if missing else "ok", 0)
     assert karyotype_type(iscn) == kind
 
 
@@ -44,7 +44,7 @@ def test_weak_evidence_is_flagged():
     probabilities = [0.9] * 40 + [0.3] * 6  # 13% uncertain
     assert call_cell(cell_classes(), probabilities, [5.0] * 46)[1] == "low_confidence"
     few = cell_classes()[:40]
-    assert call_cell(few, [0.9] * 40, [5.0] * 40)[1] == "count"
+    assert call_cell(few, [0.9] * 40, [5.0] * 40)[1] == "count;loss"
 
 
 def test_call_cells_from_a_classify_table():

@@ -1,4 +1,4 @@
-# Helpers shared by the rule files: paths, input functions and config checks.
+# Helpers shared by the rule files (paths, input functions, config checks).
 
 import sys
 from pathlib import Path
@@ -33,7 +33,7 @@ def shard_indices(wildcards):
 
 
 def dataset_inputs(wildcards):
-    """Files the ingest rule waits for: generated shards or the downloaded archive."""
+    """Files that ingestion waits for (generated shards or the downloaded archive)."""
     source = config["dataset"]["source"]
     if source == "synthetic":
         return {

@@ -85,7 +85,8 @@ def karyogram_image(
         tiles_by_class.setdefault(classes[i], []).append(chromosome_tile(canvases[i]))
         low_by_class.setdefault(classes[i], []).append(probabilities[i] < low_probability)
     positions, labels, (height, width) = slot_positions(tiles_by_class)
-    width = max(width, 12 * len(title) + 2 * MARGIN)
+    (title_width, _), _ = cv2.getTextSize(title, cv2.FONT_HERSHEY_SIMPLEX, 0.7, 1)
+    width = max(width, title_width + 2 * MARGIN)
     image = np.full((height, width, 3), 255, np.uint8)
     for cls, places in positions.items():
         for tile, (x, y), low in zip(

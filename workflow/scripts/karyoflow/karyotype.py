@@ -95,7 +95,7 @@ def call_cell(
     (missed or split objects are likelier than such a karyotype), `low_confidence` when
     over 10% of the chromosomes have assigned probability < low_probability, and
     `weak_aneuploidy` when a gained class rests on a chromosome whose assignment margin is
-    below low_margin nats.
+    below low_margin nats, `loss` when an autosome has fewer than two copies.
     """
     n = len(classes)
     probabilities = list(probabilities)
@@ -116,6 +116,9 @@ def call_cell(
     )
     if weak:
         flags.append("weak_aneuploidy")
+    if any(counts[c] < 2 for c in AUTOSOMES):
+        # A missing autosome is likelier a missed or merged object than a monosomy.
+        flags.append("loss")
     return iscn, ";".join(flags) or "ok", low
 
 
