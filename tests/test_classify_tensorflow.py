@@ -249,3 +249,34 @@ def test_external_crop_hook_scores_a_crop_folder(tiny_crop_set, tmp_path):
     assert scored["n"] == 46 * test_cells and len(scored["ablation"]) == 2
     assert len(pd.read_csv(evaluation["per_class.csv"])) == N_CLASSES
     assert pd.read_parquet(evaluation["predictions.parquet"]).shape[0] == scored["n"]
+
+
+def test_a_killed_training_resumes_from_its_last_epoch(tiny_crop_set, tmp_path):
+    import keras
+    from karyoflow.classify.train import read_metadata, train_classifier_files
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Killed  # after the checkpoint of epoch 1 was written
+
+    args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
+    model = tmp_path / "model" / "classifier.keras"
+    outputs = (str(model), str(tmp_path / "history.csv"), str(tmp_path / "history.png"))
+    hyper = HYPER | {"epochs": 2}
+    with pytest.raises(Killed):
+        train_classifier_files(*args, *outputs, hyper=hyper, callbacks=[KillAfterFirstEpoch()])
+    state = json.loads((model.parent / "checkpoint" / "state.json").read_text())
+    assert state["epoch"] == 1 and not model.exists()
+    first = state["rows"][0]
+
+    record = train_classifier_files(*args, *outputs, hyper=hyper)
+    history = pd.read_csv(tmp_path / "history.csv")
+    assert list(history["epoch"]) == [1, 2]
+    assert history["loss"].iloc[0] == pytest.approx(first["loss"])  # epoch 1 was not redone
+    assert record["best_epoch"] in (1, 2) and read_metadata(model)["record"] == json.loads(
+        json.dumps(record)
+    )
+    assert not (model.parent / "checkpoint").exists()

@@ -130,3 +130,30 @@ def test_seconds_per_image_sums_the_shards_of_each_stage(tmp_path):
     assert table.loc["detect", "jobs"] == 2 and table.loc["detect", "seconds_per_image"] == 2.0
     assert table.loc["classify", "seconds_per_image"] == 0.5 and table.loc["crops", "jobs"] == 0
     assert table.loc["total", "seconds_per_image"] == 2.5
+
+
+def test_predict_summary_has_a_row_per_input_image(tmp_path):
+    from karyoflow.karyogram import predict_summary_files
+
+    (tmp_path / "cells.tsv").write_text(
+        "image_id\tn_chromosomes\tkaryotype\tflag\tn_low_confidence\tmean_probability\tkaryogram\n"
+        "a\t46\t46,XX\tok\t0\t0.9\tk/a.png\n"
+    )
+    (tmp_path / "images.csv").write_text("image_id,image_path\na,in/a.png\nempty,in/empty.png\n")
+    (tmp_path / "bad.tsv").write_text(
+        "path\tproblem\tdetail\taction\n"
+        "in/broken.jpg\ttruncated\tcut short\tskipped\n"
+        "in/a.png\tconverted_image\tfirst of 2 frames used\tconverted\n"
+    )
+    out = tmp_path / "calls.tsv"
+    predict_summary_files(
+        str(tmp_path / "cells.tsv"),
+        str(tmp_path / "images.csv"),
+        str(tmp_path / "bad.tsv"),
+        str(out),
+    )
+    calls = pd.read_csv(out, sep="\t", keep_default_na=False).set_index("image")
+    assert list(calls.index) == ["in/a.png", "in/empty.png", "in/broken.jpg"]
+    assert calls.loc["in/a.png", "karyotype"] == "46,XX"
+    assert calls.loc["in/empty.png", "flag"] == "no_chromosomes"
+    assert calls.loc["in/broken.jpg", "flag"] == "unreadable: truncated"

@@ -250,7 +250,8 @@ def predict_summary_files(cells: str, images: str, bad_inputs: str, calls: str) 
         else:
             rows.append((row.image_path, row.image_id, 0, "", "no_chromosomes", ""))
     bad = pd.read_csv(bad_inputs, sep="\t")
-    for row in bad.itertuples():
+    # Converted files (e.g. the first frame of a multi-frame TIFF) were used; skipped ones not.
+    for row in bad[bad["action"] != "converted"].itertuples():
         rows.append((row.path, "", 0, "", f"unreadable: {row.problem}", ""))
     table = pd.DataFrame(rows, columns=PREDICT_COLUMNS)
     write_csv(table, calls, sep="\t")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -47,23 +48,30 @@ def class_metric_names(logs: dict) -> dict:
     return renamed
 
 
-def _epoch_logger(total_epochs: int):
+def _epoch_logger(total_epochs: int, checkpoint: Path | None, hyper: dict, resumed: dict | None):
+    """Per-epoch log line, history rows, best weights by validation accuracy and, with a
+    checkpoint folder, the state a killed training resumes from."""
     import keras
 
     class EpochLog(keras.callbacks.Callback):
-        """One log line per epoch and the best weights by validation accuracy."""
-
         def on_train_begin(self, logs=None):
-            self.best, self.best_weights, self.best_epoch = -1.0, None, 0
+            state = resumed or {}
+            self.rows = list(state.get("rows", []))
+            self.best = state.get("best", -1.0)
+            self.best_epoch = state.get("best_epoch", 0)
+            self.best_weights = state.get("best_weights")
+            self.offset = self.rows[-1]["seconds"] if self.rows else 0.0
             self.started = time.perf_counter()
-            self.seconds = []
 
         def on_epoch_end(self, epoch, logs=None):
             logs = class_metric_names(logs or {})
-            self.seconds.append(time.perf_counter() - self.started)
+            seconds = round(self.offset + time.perf_counter() - self.started, 1)
+            self.rows.append(
+                {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}, "seconds": seconds}
+            )
             score = logs.get("val_class_accuracy", logs.get("class_accuracy", 0.0))
             if score > self.best:
-                self.best, self.best_epoch = score, epoch + 1
+                self.best, self.best_epoch = float(score), epoch + 1
                 self.best_weights = self.model.get_weights()
             log.info(
                 "epoch %d/%d: loss %.4f, accuracy %.4f, val loss %.4f, val accuracy %.4f (%.0f s)",
@@ -73,21 +81,84 @@ def _epoch_logger(total_epochs: int):
                 logs.get("class_accuracy", np.nan),
                 logs.get("val_loss", np.nan),
                 score,
-                self.seconds[-1],
+                seconds,
             )
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, self.model, hyper, self)
 
     return EpochLog()
 
 
-def train(train_set: CropSet, val_set: CropSet, hyper: dict, init: str = "", threads: int = 0):
-    """Fit a model; returns (model restored to its best validation epoch, history table)."""
+def save_checkpoint(folder: Path, model, hyper: dict, state) -> None:
+    """The model with its optimizer, the best weights so far, then (last, atomically) the
+    state that names them: a kill at any point leaves the previous epoch's state valid."""
+    from karyoflow.io.atomic import atomic_path
+
+    folder.mkdir(parents=True, exist_ok=True)
+    epoch = state.rows[-1]["epoch"]
+    model.save(folder / f"epoch_{epoch}.keras")
+    np.savez(folder / f"best_{epoch}.npz", *state.best_weights)
+    record = {
+        "hyperparameters": hyper,
+        "epoch": epoch,
+        "best": state.best,
+        "best_epoch": state.best_epoch,
+        "rows": state.rows,
+    }
+    with atomic_path(folder / "state.json") as tmp:
+        Path(tmp).write_text(json.dumps(record, default=str))
+    for old in folder.glob("*_*.*"):
+        if old.stem.split("_")[-1] != str(epoch):
+            old.unlink()
+
+
+def load_checkpoint(folder: Path | None, hyper: dict):
+    """(model, state) to resume from, or None when there is no usable checkpoint."""
+    import keras
+
+    import karyoflow.classify.models  # noqa: F401  (registers the custom layer)
+
+    path = None if folder is None else folder / "state.json"
+    if path is None or not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    if state["hyperparameters"] != json.loads(json.dumps(hyper, default=str)):
+        log.info("checkpoint in %s has other settings: starting afresh", folder)
+        return None
+    epoch = state["epoch"]
+    model = keras.models.load_model(folder / f"epoch_{epoch}.keras")
+    with np.load(folder / f"best_{epoch}.npz") as best:
+        state["best_weights"] = [best[f"arr_{i}"] for i in range(len(best.files))]
+    log.info("resuming from the checkpoint after epoch %d in %s", epoch, folder)
+    return model, state
+
+
+def train(
+    train_set: CropSet,
+    val_set: CropSet,
+    hyper: dict,
+    init: str = "",
+    threads: int = 0,
+    checkpoint: Path | None = None,
+    callbacks: list | None = None,
+):
+    """Fit a model; returns (model restored to its best validation epoch, history table).
+
+    With a checkpoint folder every epoch is saved there, and a training killed part-way
+    continues from its last finished epoch (the shuffling order then differs from an
+    uninterrupted run).
+    """
     from karyoflow.classify.data import dataset
     from karyoflow.classify.models import build_model, compile_model
 
     if len(train_set.labels) == 0:
         raise ValueError("no labelled training crops: check the crop set and its splits")
     set_seed(hyper["seed"], threads)
-    if init:
+    resumed = load_checkpoint(checkpoint, hyper)
+    if resumed:
+        model, state = resumed
+    elif init:
+        state = None
         model, init_hyper = load_classifier(init)
         clash = {
             k: (init_hyper.get(k), hyper[k])
@@ -101,12 +172,14 @@ def train(train_set: CropSet, val_set: CropSet, hyper: dict, init: str = "", thr
             )
         log.info("fine-tuning from %s", init)
     else:
+        state = None
         model = build_model(hyper)
-    compile_model(model, hyper["learning_rate"])
+    if not resumed:
+        compile_model(model, hyper["learning_rate"])
     common = {"head": hyper["head"], "batch": hyper["batch"], "seed": hyper["seed"]}
     train_data = dataset(train_set, augment=hyper["augment"], shuffle=True, **common)
     val_data = dataset(val_set, **common) if len(val_set.labels) else None
-    logger = _epoch_logger(hyper["epochs"])
+    logger = _epoch_logger(hyper["epochs"], checkpoint, hyper, state)
     log.info(
         "training %s (%d parameters) on %d crops, validating on %d",
         model.name,
@@ -114,17 +187,16 @@ def train(train_set: CropSet, val_set: CropSet, hyper: dict, init: str = "", thr
         len(train_set.labels),
         len(val_set.labels),
     )
-    fit = model.fit(
+    model.fit(
         train_data,
         validation_data=val_data,
         epochs=hyper["epochs"],
-        callbacks=[logger],
+        initial_epoch=state["epoch"] if state else 0,
+        callbacks=[logger, *(callbacks or [])],
         shuffle=False,  # the tf.data pipeline shuffles, seeded
         verbose=0,
     )
-    history = pd.DataFrame(class_metric_names(fit.history))
-    history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    history["seconds"] = np.round(logger.seconds, 1)
+    history = pd.DataFrame(logger.rows)
     if logger.best_weights is not None:
         model.set_weights(logger.best_weights)
     history.attrs["best_epoch"] = logger.best_epoch
@@ -179,8 +251,10 @@ def train_classifier_files(
     hyper: dict,
     init: str = "",
     threads: int = 0,
+    callbacks: list | None = None,
 ) -> dict:
-    """Rule train_classifier: train on the train split, select on val, save all."""
+    """Rule train_classifier: train on the train split, select on val, save all; an
+    interrupted training resumes from <model folder>/checkpoint."""
     from karyoflow import plots
     from karyoflow.classify.data import load_crop_set
     from karyoflow.io.tables import write_csv
@@ -193,7 +267,10 @@ def train_classifier_files(
         input_size=hyper["input_size"],
         case_split=case_split_settings(hyper),
     )
-    trained, table = train(crop_set.split("train"), crop_set.split("val"), hyper, init, threads)
+    checkpoint = Path(model).parent / "checkpoint"
+    trained, table = train(
+        crop_set.split("train"), crop_set.split("val"), hyper, init, threads, checkpoint, callbacks
+    )
     seconds = time.perf_counter() - started
     record = {
         "train_crops": int((crop_set.table["split"] == "train").sum()),
@@ -213,5 +290,6 @@ def train_classifier_files(
         table, history_png, f"{hyper['model']}, {hyper['head']}, straighten {hyper['straighten']}"
     )
     save_classifier(trained, hyper, model, record)
+    shutil.rmtree(checkpoint, ignore_errors=True)
     log.info("saved %s: %s", model, record)
     return record
