@@ -154,6 +154,15 @@ def evaluate_classifier_files(
     return record
 
 
+def classifier_and_crops(model: str, crops: str, straight_table: str, straight: str):
+    """A trained classifier and every crop of a set, sized for it (labelled or not)."""
+    trained, hyper = load_classifier(model)
+    crop_set = load_crop_set(
+        crops, straight_table, straight, input_size=hyper["input_size"], labelled_only=False
+    )
+    return trained, crop_set, hyper
+
+
 def classify_files(
     crops: str,
     straight_table: str,
@@ -166,10 +175,7 @@ def classify_files(
     """Rule classify: every crop of a crop set (labelled or not), with probabilities."""
     from karyoflow.io.tables import write_parquet
 
-    trained, hyper = load_classifier(model)
-    crop_set = load_crop_set(
-        crops, straight_table, straight, input_size=hyper["input_size"], labelled_only=False
-    )
+    trained, crop_set, _ = classifier_and_crops(model, crops, straight_table, straight)
     table, probabilities, _ = classify(trained, crop_set, extra_copy_penalty)
     table = with_probabilities(table, probabilities)
     write_parquet(table, calls)
@@ -194,10 +200,7 @@ def evaluate_external_crops_files(
     """Rule evaluate_external_crops: the trained classifier on a crop folder held outside."""
     from karyoflow.io.tables import write_json
 
-    trained, hyper = load_classifier(model)
-    crop_set = load_crop_set(
-        crops, straight_table, straight, input_size=hyper["input_size"], labelled_only=False
-    )
+    trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     labelled = crop_set.subset(np.flatnonzero(crop_set.labels >= 0))
     skipped = len(pd.read_csv(bad_crops, sep="\t")) + int((crop_set.labels < 0).sum())
     calls, _, rate = classify(trained, labelled, extra_copy_penalty)
