@@ -285,3 +285,45 @@ def test_slurm_profile_dry_run_routes_gpu_rules(tmp_path):
     # the paper's dataset has no truth masks, so the classifier shows in the default run
     classifier = job_block(slurm_dry_run(tmp_path, "config.yaml"), "train_classifier")
     assert "gpu=1" in classifier and "slurm_partition=CHANGE_ME_gpu_partition" in classifier
+    assert "cpus_per_gpu=8" in classifier
+
+
+class Resources(dict):
+    """Attribute access, as the executor plugin reads a job's resources."""
+
+    __getattr__ = dict.__getitem__
+
+
+def test_slurm_profile_asks_for_cpus_per_gpu_on_gpu_rules():
+    """The plugin takes cpus_per_task over cpus_per_gpu, so a default cpus_per_task would
+    silently turn every GPU job's --cpus-per-gpu into --cpus-per-task."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting
+
+    folder = ROOT / "profiles" / "slurm"
+    # Snakemake reads config.yaml; the file is named profile.yaml for people
+    assert (folder / "config.yaml").resolve() == (folder / "profile.yaml").resolve()
+    profile = yaml.safe_load((folder / "profile.yaml").read_text())
+    defaults = profile["default-resources"]
+    gpu_rules = [rule for rule, extra in profile["set-resources"].items() if extra.get("gpu")]
+    assert {"train_detector", "detect", "train_classifier"} <= set(gpu_rules)
+    for rule in gpu_rules:
+        resources = Resources(defaults | profile["set-resources"][rule])
+        job = SimpleNamespace(threads=profile["set-threads"][rule], resources=resources)
+        assert get_cpu_setting(job, True) == f"--cpus-per-gpu={resources['cpus_per_gpu']}"
+        assert resources["cpus_per_gpu"] == job.threads
+    cpu_job = SimpleNamespace(threads=3, resources=Resources(defaults))
+    assert get_cpu_setting(cpu_job, False) == "--cpus-per-task=3"
+
+
+@pytest.mark.slow
+def test_five_thousand_images_stay_under_a_hundred_jobs(tmp_path):
+    """Jobs scale with shards, not images: the scheduler sees a few dozen jobs."""
+    config = write_config(tmp_path, {"synthetic": {"n_images": 5000}})
+    run = snakemake(tmp_path, "-n", "--configfile", str(ROOT / "config/config.yaml"), str(config))
+    assert run.returncode == 0, run.stderr[-3000:]
+    stats = run.stdout[run.stdout.index("Job stats:") :].split("\n\n")[0]
+    counts = dict(line.split() for line in stats.splitlines()[3:])
+    assert counts["synthesize_shard"] == "32"  # synthetic.max_shards
+    assert int(counts["total"]) <= 100

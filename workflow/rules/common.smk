@@ -20,14 +20,27 @@ def result(*parts):
 # ---- dataset -------------------------------------------------------------------------
 
 
-def synthetic_shards():
+def synthetic_shard_size():
+    """Images per synthesis job: `images_per_shard`, raised where the shard count would
+    pass `max_shards` (5,000 images stay a few dozen jobs, not a hundred)."""
     n = config["synthetic"]["n_images"]
     per = config["synthetic"]["images_per_shard"]
-    return [f"{i:03d}" for i in range((n + per - 1) // per)]
+    n_shards = min(-(-n // per), config["synthetic"]["max_shards"])
+    return -(-n // n_shards)
+
+
+def synthetic_shards():
+    n, per = config["synthetic"]["n_images"], synthetic_shard_size()
+    return [f"{i:03d}" for i in range(-(-n // per))]
+
+
+def synthesis_settings():
+    """The generator's settings; max_shards only lays out jobs, and the indices carry that."""
+    return {k: v for k, v in config["synthetic"].items() if k != "max_shards"}
 
 
 def shard_indices(wildcards):
-    per = config["synthetic"]["images_per_shard"]
+    per = synthetic_shard_size()
     first = int(wildcards.shard) * per
     return list(range(first, min(first + per, config["synthetic"]["n_images"])))
 

@@ -13,7 +13,7 @@ rule synthesize_shard:
     params:
         indices=shard_indices,
         seed=config["seed"],
-        settings=config["synthetic"],
+        settings=synthesis_settings(),
     script:
         "../scripts/synthesize.py"
 
@@ -60,6 +60,8 @@ rule split:
         splits=result("data", "splits.csv"),
     log:
         result("logs", "data", "split.log"),
+    group:
+        "data_tables"
     conda:
         "../../envs/imaging.yaml"
     params:
@@ -84,6 +86,8 @@ rule data_summary:
         ),
     log:
         result("logs", "data", "summary.log"),
+    group:
+        "data_tables"
     conda:
         "../../envs/report.yaml"
     script:

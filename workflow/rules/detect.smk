@@ -98,6 +98,8 @@ rule merge_detections:
         issues=result("detect", "{image_set}", "issues.tsv"),
     log:
         result("logs", "detect", "{image_set}_merge.log"),
+    group:
+        "detection_tables"
     conda:
         "../../envs/imaging.yaml"
     script:
@@ -132,6 +134,8 @@ rule evaluate_detector:
         ),
     log:
         result("logs", "detect", "evaluate_detector.log"),
+    group:
+        "detection_tables"
     conda:
         "../../envs/report.yaml"
     params:

@@ -25,6 +25,8 @@ rule karyograms:
         result("logs", "karyotype", "{crop_set}_karyograms.log"),
     benchmark:
         result("benchmarks", "karyotype", "{crop_set}_karyograms.tsv")
+    group:
+        "karyotype_tables"
     conda:
         "../../envs/report.yaml"
     params:
@@ -50,6 +52,8 @@ rule evaluate_karyotypes:
         ),
     log:
         result("logs", "karyotype", "{crop_set}_evaluate.log"),
+    group:
+        "karyotype_tables"
     conda:
         "../../envs/report.yaml"
     script:
@@ -65,6 +69,8 @@ rule predict_summary:
         calls=result("predict", "calls.tsv"),
     log:
         result("logs", "predict", "summary.log"),
+    group:
+        "karyotype_tables"
     conda:
         "../../envs/report.yaml"
     script:
