@@ -11,8 +11,9 @@ class BadInputError(Exception):
     Attributes:
         path: the offending file or folder, as a string.
         problem: a short machine-readable slug, e.g. "unreadable_image", "truncated_image",
-            "missing_image", "unknown_label", "box_outside_image", "degenerate_box",
-            "empty_annotation", "duplicate_id", "malformed_xml", "not_found".
+            "missing_image", "image_too_large", "unknown_label", "box_outside_image",
+            "degenerate_box", "empty_annotation", "duplicate_id", "malformed_xml",
+            "bad_file_name", "not_found".
         detail: a human sentence saying what is wrong (and, where possible, what to do).
 
     ``str(err)`` is ``"{path}: {detail}"`` so that every message names the file.

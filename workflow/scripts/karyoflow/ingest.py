@@ -22,6 +22,7 @@ import os
 import re
 import secrets
 import shutil
+import unicodedata
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -147,7 +148,7 @@ def ingest_voc(
     items: list[_Item] = []
     for root in roots:
         folder = _open_root(root, extract_dir)
-        xml_files = [p for p in _walk_files(folder) if p.suffix.lower() == ".xml"]
+        xml_files = [p for p in _walk_files(folder, problems) if p.suffix.lower() == ".xml"]
         if not xml_files:
             raise BadInputError(
                 root,
@@ -205,7 +206,7 @@ def ingest_images(
     items: list[_Item] = []
     for root in roots:
         folder = _open_root(root, extract_dir)
-        images = [p for p in _walk_files(folder) if _is_dataset_image(p)]
+        images = [p for p in _walk_files(folder, problems) if _is_dataset_image(p)]
         if not images:
             raise BadInputError(
                 root,
@@ -320,17 +321,47 @@ def _extract_zip(archive: Path, extract_dir: str | os.PathLike[str] | None) -> P
     return target
 
 
-def _walk_files(folder: Path) -> list[Path]:
-    """All regular files under ``folder``, sorted, without hidden files and archive junk."""
+def _walk_files(folder: Path, problems: _Problems | None = None) -> list[Path]:
+    """All regular files under ``folder``, sorted, without hidden files and archive junk.
+
+    Paths that are not valid UTF-8 (e.g. Latin-1 names copied from an old system) are left
+    out: they cannot be written to the UTF-8 tables, and one of them would stop the whole
+    run there. Those that look like dataset files (images, XML) go to ``problems``.
+    """
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and d not in _IGNORED_DIRS
         )
         for name in filenames:
-            if not name.startswith("."):
-                found.append(Path(dirpath) / name)
+            if name.startswith("."):
+                continue
+            path = Path(dirpath) / name
+            if _is_utf8(str(path)):
+                found.append(path)
+            elif problems is not None and path.suffix.lower() in IMAGE_EXTENSIONS | {".xml"}:
+                problems.add(
+                    os.fsencode(path).decode("utf-8", "backslashreplace"),
+                    "bad_file_name",
+                    "file name is not valid UTF-8 (undecodable bytes shown as \\xNN); "
+                    "rename the file (or its folder) to UTF-8, e.g. with convmv",
+                )
     return sorted(found)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _name_key(name: str) -> str:
+    """A file name for comparing: letter case ignored, and accented letters compared in one
+    Unicode form (macOS writes "é" as e + combining accent, most other systems as one
+    character, so an XML's <filename> and the file on disk may differ only in that)."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def _is_dataset_image(path: Path) -> bool:
@@ -351,8 +382,8 @@ class _ImageIndex:
         self.by_name: dict[str, list[Path]] = defaultdict(list)
         self.by_stem: dict[str, list[Path]] = defaultdict(list)
         for image in self.images:
-            self.by_name[image.name.casefold()].append(image)
-            self.by_stem[image.stem.casefold()].append(image)
+            self.by_name[_name_key(image.name)].append(image)
+            self.by_stem[_name_key(image.stem)].append(image)
 
     def find(self, xml: Path, filename: str) -> Path | None:
         """The image an XML belongs to, nearest to the XML when several match."""
@@ -361,11 +392,11 @@ class _ImageIndex:
             beside = xml.parent / name
             if beside.is_file() and _is_dataset_image(beside):
                 return beside
-            if self.by_name[name.casefold()]:
-                return _nearest(xml, self.by_name[name.casefold()])
+            if self.by_name[_name_key(name)]:
+                return _nearest(xml, self.by_name[_name_key(name)])
         for stem in dict.fromkeys([Path(name).stem, xml.stem]):
-            if stem and self.by_stem[stem.casefold()]:
-                return _nearest(xml, self.by_stem[stem.casefold()])
+            if stem and self.by_stem[_name_key(stem)]:
+                return _nearest(xml, self.by_stem[_name_key(stem)])
         return None
 
     def count_unused(self, used: set[Path]) -> int:
@@ -426,11 +457,11 @@ def _drop_duplicate_ids(items: list[_Item], problems: _Problems) -> list[_Item]:
 
     Ids name output files, so two images with one stem cannot both be kept, and picking
     one would be arbitrary. Letter case is ignored because outputs may land on a
-    case-insensitive file system.
+    case-insensitive file system (and accented letters in either Unicode form).
     """
     groups: dict[str, list[_Item]] = defaultdict(list)
     for item in items:
-        groups[item.image_id.casefold()].append(item)
+        groups[_name_key(item.image_id)].append(item)
     kept = []
     for group in groups.values():
         if len(group) == 1:
@@ -594,9 +625,18 @@ def _check_mask(path: Path, width: int, height: int, found: _Problems) -> None:
     """A synthetic instance mask must decode and match its image's size."""
     try:
         with Image.open(path) as mask:
-            mask.load()
-            shape = np.asarray(mask).shape
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError) as err:
+            shape = (mask.height, mask.width)
+            if shape == (height, width):  # decode only a mask of the right size
+                mask.load()
+                shape = np.asarray(mask).shape
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as err:
         found.add(path, "bad_mask", f"instance mask cannot be read ({err})")
         return
     if shape != (height, width):

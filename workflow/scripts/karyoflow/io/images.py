@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import struct
 import sys
 import warnings
@@ -39,7 +40,14 @@ LOSSLESS_NOTES: frozenset[str] = frozenset({NOTE_EQUAL_RGB, NOTE_PALETTE, NOTE_A
 
 # Pillow's own decompression-bomb guard (about 89 Mpx warns, twice that fails). Metaphase
 # images are a few Mpx, so refuse anything past the warning level instead of decoding it.
+# The check is karyoflow's own: it holds whatever another library sets
+# Image.MAX_IMAGE_PIXELS to, and for TIFFs that only tifffile can decode.
 MAX_PIXELS = 89_478_485
+
+# Deep and colour images are converted this many pixels at a time, so that converting an
+# image needs little more memory than its 8-bit result (an 8000x8000 16-bit image needed
+# 1.6 GB as whole-image float64 temporaries).
+_CHUNK_PIXELS = 1 << 20
 
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -70,7 +78,8 @@ def read_grayscale(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]
 
     Raises BadInputError with problem "missing_image" (no such file), "empty_file"
     (0 bytes), "truncated_image" (data ends early, or TIFF strips point past the end of
-    the file) or "unreadable_image" (anything else). Never writes anything.
+    the file), "image_too_large" (more than MAX_PIXELS pixels; refused from the header,
+    before decoding) or "unreadable_image" (anything else). Never writes anything.
     """
     path = Path(path)
     if not path.is_file():
@@ -78,17 +87,22 @@ def read_grayscale(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]
     size = path.stat().st_size
     if size == 0:
         raise BadInputError(path, "empty_file", "image file is empty (0 bytes)")
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as err:  # e.g. no read permission
+        raise BadInputError(
+            path, "unreadable_image", f"cannot open the file ({err.strerror or err})"
+        ) from err
     is_tiff = magic in _TIFF_MAGIC
     if is_tiff:
-        _check_tiff_offsets(path, size)
+        _check_tiff_header(path, size)
 
     notes: list[str] = []
     try:
         array = _read_with_pillow(path, notes)
     except BadInputError as pil_error:
-        if not is_tiff or pil_error.problem == "truncated_image":
+        if not is_tiff or pil_error.problem in ("truncated_image", "image_too_large"):
             raise
         # Pillow lacks some TIFF codecs and sample formats (float, 12-bit, planar RGB)
         # that tifffile decodes.
@@ -113,13 +127,7 @@ def _read_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with _pillow_open()(path) as im:
-                if im.width * im.height > MAX_PIXELS:
-                    raise BadInputError(
-                        path,
-                        "unreadable_image",
-                        f"image is {im.width}x{im.height} pixels, more than the "
-                        f"{MAX_PIXELS} pixels karyoflow accepts",
-                    )
+                _check_pixels(path, im.width, im.height)
                 n_frames = getattr(im, "n_frames", 1)
                 if n_frames > 1:
                     notes.append(f"first of {n_frames} frames used")
@@ -132,7 +140,15 @@ def _read_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
             path, "unreadable_image", "not a recognised image format (PNG, JPEG, TIFF, ...)"
         ) from err
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise BadInputError(path, "unreadable_image", f"image too large: {err}") from err
+        # Pillow's own check, run inside Image.open before karyoflow sees the size.
+        pixels = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(pixels[1]) / 1e6:.0f} Mpx" if pixels else str(err)
+        raise BadInputError(
+            path,
+            "image_too_large",
+            f"image is {size}, more than the {MAX_PIXELS} pixels karyoflow accepts; "
+            "downscale or tile it",
+        ) from err
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as err:
         message = str(err) or type(err).__name__
         if isinstance(err, EOFError) or "truncated" in message or "end of file" in message:
@@ -142,6 +158,16 @@ def _read_with_pillow(path: Path, notes: list[str]) -> np.ndarray:
         raise BadInputError(path, "unreadable_image", f"cannot decode image ({message})") from err
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = saved_flag
+
+
+def _check_pixels(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise BadInputError(
+            path,
+            "image_too_large",
+            f"image is {width}x{height} pixels ({width * height / 1e6:.0f} Mpx), more than "
+            f"the {MAX_PIXELS} pixels karyoflow accepts; downscale or tile it",
+        )
 
 
 def _pillow_to_array(im: Image.Image, notes: list[str]) -> np.ndarray:
@@ -176,20 +202,23 @@ def _read_with_tifffile(path: Path, notes: list[str]) -> np.ndarray:
     return array
 
 
-def _check_tiff_offsets(path: Path, size: int) -> None:
-    """Fail clearly when a TIFF's strips or tiles lie (partly) beyond the end of the file.
+def _check_tiff_header(path: Path, size: int) -> None:
+    """Fail clearly, before decoding, on a TIFF too large to accept or whose strips or
+    tiles lie (partly) beyond the end of the file.
 
-    Decoders report this inconsistently (some fill the gap with zeros), so check it from
-    the header before decoding.
+    Decoders report cut-off strips inconsistently (some fill the gap with zeros), and the
+    tifffile fallback has no size guard of its own, so both are checked from the header.
     """
     try:
         with tifffile.TiffFile(path) as tif:
             page = tif.pages[0]
+            width, height = int(page.imagewidth), int(page.imagelength)
             offsets, counts = page.dataoffsets, page.databytecounts
     except Exception as err:
         raise BadInputError(
             path, "unreadable_image", f"TIFF header cannot be read ({err})"
         ) from err
+    _check_pixels(path, width, height)
     for i, (offset, count) in enumerate(zip(offsets, counts, strict=False)):
         if offset + count > size:
             raise BadInputError(
@@ -218,9 +247,7 @@ def _to_grey_uint8(array: np.ndarray, notes: list[str], path: Path) -> np.ndarra
             array = r
         else:
             notes.append(NOTE_LUMINANCE)
-            # ITU-R BT.601 weights, as Pillow's convert("L").
-            grey = 0.299 * r.astype(np.float64) + 0.587 * g + 0.114 * b
-            array = np.rint(grey).astype(array.dtype) if array.dtype.kind in "ui" else grey
+            array = _luminance(array)
     if array.ndim != 2 or array.size == 0:
         raise BadInputError(
             path, "unreadable_image", f"unsupported image layout (array shape {array.shape})"
@@ -233,19 +260,56 @@ def _to_grey_uint8(array: np.ndarray, notes: list[str], path: Path) -> np.ndarra
     return _scale_to_uint8(array, notes)
 
 
+def _row_chunks(array: np.ndarray):
+    """Slices of whole rows, about _CHUNK_PIXELS pixels each."""
+    rows = max(1, _CHUNK_PIXELS // max(1, int(np.prod(array.shape[1:2]))))
+    for start in range(0, array.shape[0], rows):
+        yield slice(start, start + rows)
+
+
+def _luminance(array: np.ndarray) -> np.ndarray:
+    """Grey from RGB by ITU-R BT.601 weights, as Pillow's convert("L"); a few rows at a time."""
+    integer = array.dtype.kind in "ui"
+    grey = np.empty(array.shape[:2], dtype=array.dtype if integer else np.float64)
+    for rows in _row_chunks(array):
+        block = array[rows]
+        value = (
+            0.299 * block[..., 0].astype(np.float64) + 0.587 * block[..., 1] + 0.114 * block[..., 2]
+        )
+        grey[rows] = np.rint(value) if integer else value
+    return grey
+
+
 def _scale_to_uint8(array: np.ndarray, notes: list[str]) -> np.ndarray:
-    """Stretch a deeper image's used range (min..max) onto 0..255."""
-    values = array.astype(np.float64)
-    finite = np.isfinite(values)
-    if not finite.all():
-        notes.append("non-finite pixel values set to the minimum")
-        values[~finite] = np.min(values[finite]) if finite.any() else 0.0
-    lo, hi = float(values.min()), float(values.max())
+    """Stretch a deeper image's used range (min..max) onto 0..255.
+
+    Integer images go through a lookup table, others a few rows at a time: never a float64
+    copy of the whole image.
+    """
+    if array.dtype.kind == "f":
+        finite = np.isfinite(array)
+        if not finite.all():
+            notes.append("non-finite pixel values set to the minimum")
+            array = np.where(finite, array, np.min(array[finite]) if finite.any() else 0.0)
+        del finite
+    lo, hi = array.min(), array.max()
     depth = f"{array.dtype.itemsize * 8}-bit" if array.dtype.kind in "ui" else str(array.dtype)
-    notes.append(f"{depth} image scaled to 8 bits ({lo:g}..{hi:g} -> 0..255)")
+    notes.append(f"{depth} image scaled to 8 bits ({float(lo):g}..{float(hi):g} -> 0..255)")
+    out = np.zeros(array.shape, dtype=np.uint8)
     if hi == lo:
-        return np.zeros(array.shape, dtype=np.uint8)
-    return np.rint((values - lo) * (255.0 / (hi - lo))).astype(np.uint8)
+        return out
+    factor = 255.0 / (float(hi) - float(lo))
+    lookup = None
+    if array.dtype.kind in "ui" and array.dtype.itemsize <= 4 and int(hi) - int(lo) < (1 << 20):
+        lookup = np.rint(np.arange(int(hi) - int(lo) + 1, dtype=np.float64) * factor)
+        lookup = lookup.astype(np.uint8)
+    for rows in _row_chunks(array):
+        block = array[rows]
+        if lookup is not None:
+            out[rows] = lookup[block.astype(np.int64) - int(lo)]
+        else:
+            out[rows] = np.rint((block.astype(np.float64) - float(lo)) * factor)
+    return out
 
 
 def sha256_file(path: str | os.PathLike[str], chunk_size: int = 1 << 20) -> str:
