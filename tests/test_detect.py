@@ -129,3 +129,63 @@ def test_unreadable_image_stays_a_bad_input_after_ultralytics_import(tmp_path):
     with pytest.raises(BadInputError) as err:
         read_grayscale(bad)
     assert err.value.problem == "unreadable_image" and "noise.png" in str(err.value)
+
+
+@pytest.mark.slow
+def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
+    """Kill -9 mid-training; the rerun continues from last.pt instead of starting over."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    params = SynthParams(width=256, height=256, chr1_length_px=40, width_px=7)
+    generate_shard(tmp_path / "shard", range(5), seed=3, params=params, karyograms=False)
+    ingested = ingest_voc([tmp_path / "shard"], source="synthetic")
+    splits = make_splits(ingested.manifest, seed=0, test_fraction=0.2, val_fraction=0.25)
+    data_yaml = write_yolo_dataset(
+        ingested.manifest, ingested.annotations, splits, tmp_path / "yolo", "chromosome"
+    )
+    settings = dict(model="yolo11n.yaml", imgsz=128, epochs=4, batch=4, workers=0, device="cpu")
+    run_dir = tmp_path / "run"
+    scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
+    code = (
+        "import sys, json; from karyoflow.detect import offline_environment, train_detector; "
+        f"offline_environment({str(tmp_path / 'ultralytics')!r}); "
+        f"train_detector({str(data_yaml)!r}, {str(tmp_path / 'first.pt')!r}, "
+        f"run_dir={str(run_dir)!r}, **json.loads(sys.argv[1]))"
+    )
+    env = dict(os.environ, PYTHONPATH=str(scripts))
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, json.dumps(settings)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    history = run_dir / "results.csv"
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline and child.poll() is None:
+            if history.is_file() and len(history.read_text().splitlines()) >= 3:
+                break  # two epochs written: last.pt is an unfinished checkpoint
+            time.sleep(0.2)
+        assert child.poll() is None, "the training ended before it could be killed"
+    finally:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+    before = pd.read_csv(history)
+    assert 2 <= len(before) < settings["epochs"]
+
+    offline_environment(tmp_path / "ultralytics")
+    record = train_detector(data_yaml, tmp_path / "detector.pt", run_dir=run_dir, **settings)
+    assert record["resumed"] is True
+    epochs = pd.read_csv(history)
+    assert len(epochs) == settings["epochs"]  # not a fresh 4 epochs appended to the old ones
+    assert list(epochs.iloc[:, 0]) == list(range(1, settings["epochs"] + 1))
+    # the first epoch is the killed run's own row (its clock), not a retrained one
+    assert epochs["time"].iloc[0] == before["time"].iloc[0]
+    assert epochs["time"].iloc[-1] < before["time"].iloc[-1] + epochs["time"].iloc[-1] - 1e-9
+    assert record["train_seconds"] > epochs["time"].iloc[-1]  # both runs' time counted

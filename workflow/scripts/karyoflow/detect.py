@@ -110,9 +110,11 @@ def train_detector(
     settings.update(extra_args or {})
     last = run_dir / "weights" / "last.pt"
     started = time.perf_counter()
-    resumed = _resumable(last, settings, model)
+    completed = _completed_epochs(last, settings, model)
+    resumed = completed is not None
     if resumed:
-        log.info("resuming the interrupted training in %s", run_dir)
+        log.info("resuming the interrupted training in %s after epoch %d", run_dir, completed)
+        _drop_epochs_after(run_dir / "results.csv", completed)
         results = YOLO(str(last)).train(resume=True)
     else:
         if run_dir.exists():
@@ -153,21 +155,39 @@ def train_detector(
 _RESUME_KEYS = ("data", "epochs", "imgsz", "batch", "seed", "patience")
 
 
-def _resumable(last: Path, settings: dict, model: str) -> bool:
-    """Whether `last` is an unfinished checkpoint of this very training."""
+def _completed_epochs(last: Path, settings: dict, model: str) -> int | None:
+    """Epochs finished by the interrupted training `last` belongs to; None when `last` is
+    not an unfinished checkpoint of this very training."""
     if not last.is_file():
-        return False
+        return None
     import torch
 
     try:
         checkpoint = torch.load(last, map_location="cpu", weights_only=False)
     except Exception as err:  # a checkpoint cut short by the kill: start again
         log.warning("cannot read %s (%s): training starts again", last, err)
-        return False
+        return None
     args = checkpoint.get("train_args") or {}
     unfinished = checkpoint.get("optimizer") is not None and checkpoint.get("epoch", -1) >= 0
     same = all(str(args.get(k)) == str(settings[k]) for k in _RESUME_KEYS)
-    return unfinished and same and str(args.get("model")) == str(resolve_model(model))
+    if unfinished and same and str(args.get("model")) == str(resolve_model(model)):
+        return int(checkpoint["epoch"]) + 1  # Ultralytics stores the 0-based epoch index
+    return None
+
+
+def _drop_epochs_after(history_csv: Path, completed: int) -> None:
+    """Ultralytics writes an epoch's results.csv row before its checkpoint: a kill between
+    the two leaves a row that the resumed run writes again. Keep the checkpointed epochs."""
+    if not history_csv.is_file():
+        return
+    history = pd.read_csv(history_csv)
+    epoch = pd.to_numeric(history[history.columns[0]], errors="coerce")
+    if (epoch > completed).any():
+        log.info(
+            "dropping %d results.csv rows past epoch %d", int((epoch > completed).sum()), completed
+        )
+        with atomic_path(history_csv) as tmp:
+            history[epoch <= completed].to_csv(tmp, index=False)
 
 
 def train_detector_files(
@@ -240,8 +260,9 @@ def detect_images(
     Returns (boxes with BOX_COLUMNS in pixels of the original image, issues with
     ISSUE_COLUMNS). Boxes down to `min_confidence` are kept; `confidence` is the operating
     point. Unreadable images are skipped and listed (policy "skip") or stop the run
-    (policy "error"); images with no box at the operating point and images far larger
-    than imgsz are listed and kept.
+    (policy "error"); images with no box at the operating point, images far larger
+    than imgsz and images whose `max_det` boxes all pass the operating point (so that
+    more may have been cut off) are listed and kept.
     """
     import cv2
 
@@ -295,6 +316,15 @@ def detect_images(
                     )
                     log.warning("%s: %s", path, detail)
                     issues.append((image_id, path, "no_detections", detail, "kept"))
+                if len(xyxy) >= max_det and conf.min() >= confidence:
+                    path = images.loc[images["image_id"] == image_id, "image_path"].iloc[0]
+                    detail = (
+                        f"{len(xyxy)} boxes, all at confidence {confidence} or more: "
+                        f"detect.max_det {max_det} may have cut off further chromosomes; "
+                        "raise detect.max_det"
+                    )
+                    log.warning("%s: %s", path, detail)
+                    issues.append((image_id, path, "max_det_reached", detail, "kept"))
                 for i in range(len(xyxy)):
                     boxes.append((image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist()))
         progress.update(min(first + batch, len(rows)))
