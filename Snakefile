@@ -26,6 +26,7 @@ include: "workflow/rules/crops.smk"
 include: "workflow/rules/straighten.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/karyotype.smk"
+include: "workflow/rules/provenance.smk"
 
 
 report: "workflow/report/workflow.rst"
@@ -34,4 +35,4 @@ report: "workflow/report/workflow.rst"
 rule all:
     default_target: True
     input:
-        all_targets(),
+        with_provenance(all_targets()),

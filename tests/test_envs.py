@@ -1,23 +1,16 @@
 """The conda envs in envs/ pin exactly the versions uv.lock pins (cluster and CI agree)."""
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from karyoflow.provenance import locked_versions
+from karyoflow.provenance import normalise as _norm
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))
-
-
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-LOCKED = {
-    _norm(p["name"]): p["version"] for p in tomllib.loads((ROOT / "uv.lock").read_text())["package"]
-}
+LOCKED = locked_versions(ROOT / "uv.lock")
 
 
 def _pins(env_file):

@@ -6,8 +6,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from karyoflow.config import check_config  # noqa: E402
+from karyoflow.provenance import STAGE_SECTIONS, file_digest, stage_config  # noqa: E402
 
 RESULTS = config["results_dir"]
+WORKFLOW_DIR = Path(workflow.basedir)
+PROVENANCE_STAGES = [*STAGE_SECTIONS, "predict", "evaluate"]
 
 check_config(config)
 
@@ -424,6 +427,17 @@ def all_targets():
         else:
             targets += classify_targets()
     return targets
+
+
+def with_provenance(targets):
+    """The targets and the provenance record of every results folder they land in."""
+    stages = {Path(target).relative_to(RESULTS).parts[0] for target in targets}
+    records = [
+        result(stage, "provenance.yaml")
+        for stage in PROVENANCE_STAGES
+        if stage in stages
+    ]
+    return list(targets) + records
 
 
 # ---- karyotypes ------------------------------------------------------------------------

@@ -79,4 +79,4 @@ rule predict_summary:
 
 rule predict:
     input:
-        result("predict", "calls.tsv"),
+        with_provenance([result("predict", "calls.tsv")]),

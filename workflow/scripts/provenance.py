@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.provenance import write_provenance
+
+write_provenance(
+    snakemake.output.record,
+    snakemake.wildcards.stage,
+    snakemake.params.config,
+    snakemake.params.lock,
+    snakemake.params.workflow_dir,
+)
