@@ -40,6 +40,8 @@ def test_one_epoch_with_the_network_blocked(tmp_path, monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", lambda address, *a, **k: refuse(None, address))
+    # name lookups too: requests and urllib3 resolve before they connect
+    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *a, **k: refuse(None, host))
     for key in ("YOLO_OFFLINE", "YOLO_CONFIG_DIR"):
         monkeypatch.delenv(key, raising=False)
     offline_environment(tmp_path / "ultralytics")

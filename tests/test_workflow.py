@@ -1,8 +1,10 @@
 """Snakemake integration: the data stage end to end on a tiny config, in a temp folder."""
 
 import json
+import os
 import subprocess
 import sys
+from hashlib import sha256
 from pathlib import Path
 
 import pandas as pd
@@ -28,7 +30,60 @@ TINY = {
 DATA_TARGETS = ["results/data/manifest.csv", "results/data/splits.csv"]
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+# Put on PYTHONPATH, this makes every Python process of a run (Snakemake and each job's
+# script) refuse internet connections and name resolution, writing down each attempt.
+NETWORK_BLOCK = """
+import os, socket
+_log = os.environ["KARYOFLOW_NETWORK_LOG"]
+_connect, _connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+
+def _attempt(what):
+    with open(_log, "a") as fh:
+        fh.write(f"{os.getpid()} {what}\\n")
+    return OSError(f"network blocked by the test: {what}")
+
+
+def _blocked(original):
+    def connect(self, address, *args):
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            raise _attempt(address)
+        return original(self, address, *args)
+    return connect
+
+
+def _resolve(host, *args, **kwargs):
+    raise _attempt(f"getaddrinfo {host}")
+
+
+socket.socket.connect = _blocked(_connect)
+socket.socket.connect_ex = _blocked(_connect_ex)
+socket.getaddrinfo = _resolve
+"""
+
+
+def network_blocked_env(folder: Path) -> tuple[dict, Path]:
+    """Environment for a run without network, and the file its attempts are written to."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(NETWORK_BLOCK)
+    attempts = folder / "attempts.txt"
+    attempts.touch()
+    path = os.pathsep.join(filter(None, [str(folder), os.environ.get("PYTHONPATH")]))
+    return dict(os.environ, PYTHONPATH=path, KARYOFLOW_NETWORK_LOG=str(attempts)), attempts
+
+
+def tree_digest(*folders: Path) -> dict[str, str]:
+    """sha256 and mode of every file under the folders, by path."""
+    digest = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                stat = path.stat()
+                digest[str(path)] = f"{sha256(path.read_bytes()).hexdigest()} {stat.st_mode:o}"
+    return digest
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable,
         "-m",
@@ -41,7 +96,7 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
         "2",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
 
 
 def write_config(workdir: Path, config: dict) -> Path:
@@ -52,9 +107,35 @@ def write_config(workdir: Path, config: dict) -> Path:
 
 @pytest.mark.slow
 def test_chain_runs_on_a_tiny_config(tmp_path):
-    config = write_config(tmp_path, TINY)
-    run = snakemake(tmp_path, "--configfile", str(config))
+    """The whole chain, then predict on a folder of new images, with the network blocked;
+    the inputs (new images, configuration, the workflow's own files) are left untouched."""
+    from karyoflow.synth import SynthParams, generate_shard
+
+    new_images = tmp_path / "new images" / "célula ñ"
+    params = SynthParams(width=320, height=320, chr1_length_px=48, width_px=8)
+    generate_shard(new_images, range(100, 102), seed=5, params=params, karyograms=False)
+    for sidecar in new_images.glob("*.*.*"):  # keep the images only, as a user has them
+        sidecar.unlink()
+    for xml in new_images.glob("*.xml"):
+        xml.unlink()
+    config = write_config(tmp_path, TINY | {"predict": {"images": str(new_images)}})
+    inputs = (tmp_path / "new images", ROOT / "workflow", ROOT / "config")
+    before = tree_digest(*inputs) | tree_digest(tmp_path / "tiny.yaml")
+    env, attempts = network_blocked_env(tmp_path / "network_block")
+
+    run = snakemake(tmp_path, "--configfile", str(config), env=env)
     assert run.returncode == 0, run.stderr[-3000:]
+    predicted = snakemake(tmp_path, "predict", "--configfile", str(config), env=env)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert attempts.read_text() == "", f"the run reached for the network:\n{attempts.read_text()}"
+    assert tree_digest(*inputs) | tree_digest(tmp_path / "tiny.yaml") == before
+    calls = pd.read_csv(tmp_path / "results/predict/calls.tsv", sep="\t")
+    assert sorted(calls["image_id"]) == ["synth_000100", "synth_000101"]
+    for stage in ("data", "detect", "segment", "crops", "straighten", "classify", "karyotype"):
+        record = yaml.safe_load((tmp_path / "results" / stage / "provenance.yaml").read_text())
+        assert record["seeds"] == {"seed": 42} and record["versions_locked"]["torch"]
+    record = yaml.safe_load((tmp_path / "results/predict/provenance.yaml").read_text())
+    assert record["config"]["predict"]["images"] == str(new_images)
     data = tmp_path / "results" / "data"
     manifest = pd.read_csv(data / "manifest.csv", dtype={"image_id": str})
     assert len(manifest) == 4 and set(manifest["n_objects"]) <= {45, 46, 47}

@@ -30,6 +30,17 @@ def offline_environment(settings_dir: str | Path) -> None:
     os.environ["YOLO_OFFLINE"] = "1"
     os.environ["YOLO_CONFIG_DIR"] = str(settings_dir)
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # Ultralytics' dataset check asks for Arial whether or not it plots, and looks it up
+    # online when the settings folder lacks it: give it matplotlib's bundled DejaVu Sans
+    # under that name (it only draws labels, and plots are off).
+    from matplotlib import get_data_path
+
+    bundled = Path(get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        font = settings_dir / "Ultralytics" / name  # where Ultralytics keeps its settings
+        if not font.is_file():
+            with atomic_path(font) as tmp:
+                shutil.copyfile(bundled, tmp)
 
 
 def resolve_model(model: str) -> str:
