@@ -103,17 +103,22 @@ def _number(parent: ET.Element, key: str, path: Path, where: str) -> float:
 
 
 def write_voc(
-    annotation: VocAnnotation, path: str | os.PathLike[str], *, database: str = "Unknown"
+    annotation: VocAnnotation,
+    path: str | os.PathLike[str],
+    *,
+    database: str = "Unknown",
+    folder: str | None = None,
 ) -> None:
     """Write ``annotation`` as VOC XML in the layout of the Cell Image Library files.
 
-    Box coordinates are rounded to integers, as in those files. ``<folder>`` is the name of
-    the folder written to and ``<path>`` the bare image file name, so that the file's bytes
-    do not depend on where a dataset happens to be built. Written atomically.
+    Box coordinates are rounded to integers, as in those files. ``<folder>`` is ``folder``,
+    by default the name of the folder written to, and ``<path>`` the bare image file name,
+    so that the file's bytes do not depend on where a dataset happens to be built (pass
+    ``folder`` where the folder's name varies, e.g. with sharding). Written atomically.
     """
     path = Path(path)
     root = ET.Element("annotation")
-    ET.SubElement(root, "folder").text = path.resolve().parent.name
+    ET.SubElement(root, "folder").text = path.resolve().parent.name if folder is None else folder
     ET.SubElement(root, "filename").text = annotation.filename
     ET.SubElement(root, "path").text = annotation.filename
     source = ET.SubElement(root, "source")

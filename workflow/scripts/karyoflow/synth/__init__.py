@@ -26,6 +26,9 @@ from karyoflow.synth.metaphase import SynthParams, SyntheticCell, generate_cell
 
 log = logging.getLogger("karyoflow.synth")
 
+# The VOC <folder> of every synthetic image, whatever shard folder it is written to.
+SYNTHETIC_FOLDER = "synthetic"
+
 __all__ = [
     "SynthParams",
     "generate_cell",
@@ -103,7 +106,9 @@ def write_cell(
         objects=objects,
         path=None,
     )
-    write_voc(annotation, out_dir / f"{image_id}.xml")
+    # A fixed <folder>: the shard folder (and its ".partial" name while being written)
+    # would make an image's bytes depend on how the dataset was sharded.
+    write_voc(annotation, out_dir / f"{image_id}.xml", folder=SYNTHETIC_FOLDER)
     with open(out_dir / f"{image_id}.truth.json", "w") as handle:
         json.dump(truth, handle, separators=(",", ":"))
     if karyogram:
