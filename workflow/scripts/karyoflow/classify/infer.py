@@ -9,10 +9,12 @@ import numpy as np
 import pandas as pd
 
 from karyoflow.classify.assign import assign_cells
-from karyoflow.classify.data import CropSet
+from karyoflow.classify.data import CropSet, unit_scale
 from karyoflow.labels import CLASSES, GROUP_INDEX_OF_CLASS
 
 log = logging.getLogger("karyoflow.classify.infer")
+
+_CHUNK = 8192  # crops scaled to floats at once (8192 at 64 px: 134 MB)
 
 
 def predict(
@@ -23,15 +25,24 @@ def predict(
     if n == 0:
         return np.zeros((0, len(CLASSES))), None, 0.0
     started = time.perf_counter()
-    out = model.predict(
-        {"image": crop_set.images, "relative_length": crop_set.relative_length[:, None]},
-        batch_size=batch,
-        verbose=0,
-    )
+    parts: dict[str, list[np.ndarray]] = {}
+    # A chunk at a time: the float copy of the images never exists for the whole set.
+    for first in range(0, n, _CHUNK):
+        rows = slice(first, first + _CHUNK)
+        out = model.predict(
+            {
+                "image": unit_scale(crop_set.images[rows]),
+                "relative_length": crop_set.relative_length[rows, None],
+            },
+            batch_size=batch,
+            verbose=0,
+        )
+        for name, values in out.items():
+            parts.setdefault(name, []).append(np.asarray(values, float))
     rate = n / max(time.perf_counter() - started, 1e-9)
     return (
-        np.asarray(out["class"], float),
-        (np.asarray(out["group"], float) if "group" in out else None),
+        np.concatenate(parts["class"]),
+        (np.concatenate(parts["group"]) if "group" in parts else None),
         rate,
     )
 
