@@ -118,7 +118,8 @@ def test_imported_crops_are_split_by_case(tiny_crop_set):
 
 
 @pytest.mark.parametrize("head", ["flat", "two_stage"])
-def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, head):
+def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, head, monkeypatch):
+    from karyoflow.classify import infer
     from karyoflow.classify.data import load_crop_set
     from karyoflow.classify.infer import predict
     from karyoflow.classify.train import load_classifier, read_metadata, train_classifier_files
@@ -157,6 +158,11 @@ def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, h
     probs, groups, rate = predict(model, crop_set)
     assert probs.shape == (276, N_CLASSES) and np.allclose(probs.sum(axis=1), 1, atol=1e-4)
     assert (groups is None) == (head == "flat") and rate > 0
+    # in chunks that do not divide the set, the same answer as in one piece
+    monkeypatch.setattr(infer, "_CHUNK", 100)
+    chunked, chunked_groups, _ = predict(model, crop_set)
+    assert np.allclose(chunked, probs, atol=1e-6)
+    assert groups is None or np.allclose(chunked_groups, groups, atol=1e-6)
 
 
 def test_fine_tuning_refuses_another_architecture(tiny_crop_set, tmp_path):
