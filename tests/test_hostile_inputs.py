@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import struct
-import time
 import tracemalloc
 import unicodedata
 from pathlib import Path
@@ -255,14 +254,11 @@ def test_8000x8000_16_bit_tiff_is_scaled_in_bounded_memory(tmp_path):
     path = tmp_path / "deep 16-bit.tif"
     tifffile.imwrite(path, deep, compression="zlib")
     del deep
-    started = time.perf_counter()
     (grey, notes), peak = traced_peak(read_grayscale, path)
-    seconds = time.perf_counter() - started
     assert notes == ["16-bit image scaled to 8 bits (6000..40000 -> 0..255)"]
     assert (grey[0, 0], grey[150, 150], grey[-1, -1]) == (255, 128, 0)
     # whole-image float64 temporaries took 1.6 GB and 5 s here
     assert peak < 5 * BIG * BIG, f"{peak / MiB:.0f} MiB"
-    assert seconds < 5
 
 
 def test_8000x8000_colour_image_converted_in_bounded_memory(tmp_path):
@@ -330,10 +326,14 @@ def test_16_bit_tiff_past_the_pixel_limit_is_refused_before_decoding(tmp_path):
     tifffile.imwrite(
         path, tiles(), shape=(9000, 10_000), dtype=np.uint16, tile=(1024, 1024), compression="zlib"
     )
-    started = time.perf_counter()
-    with pytest.raises(BadInputError) as info:
-        read_grayscale(path)
-    assert time.perf_counter() - started < 0.5
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadInputError) as info:
+            read_grayscale(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * MiB, f"{peak / MiB:.0f} MiB: decoded before refusing"  # 90 Mpx: 172 MiB
     assert info.value.problem == "image_too_large"
     assert f"{path}: image is 10000x9000 pixels (90 Mpx)" in str(info.value)
 
@@ -440,14 +440,12 @@ def test_blank_annotated_image_is_listed_not_fatal(tmp_path):
 # ---- 3. an XML with 500 objects --------------------------------------------------------
 
 
-def test_voc_with_500_objects_is_ingested_quickly(tmp_path):
+def test_voc_with_500_objects_is_ingested(tmp_path):
     folder = tmp_path / "voc"
     folder.mkdir()
     Image.fromarray(np.full((300, 300), 220, np.uint8)).save(folder / "crowded.png")
     write_voc_for(folder / "crowded.png", 500)
-    started = time.perf_counter()
     result = ingest_voc([folder], policy="error")
-    assert time.perf_counter() - started < 2
     row = result.manifest.iloc[0]
     assert row["n_objects"] == 500 and row["karyotype"].startswith("500,")
     assert len(result.annotations) == 500
