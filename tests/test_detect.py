@@ -23,6 +23,18 @@ from karyoflow.synth import SynthParams, generate_shard
 from karyoflow.yolo_data import write_yolo_dataset
 
 
+def tiny_yolo_dataset(folder):
+    """Five small synthetic metaphases as an Ultralytics dataset: (ingested, data.yaml)."""
+    params = SynthParams(width=256, height=256, chr1_length_px=40, width_px=7)
+    generate_shard(folder / "shard", range(5), seed=3, params=params, karyograms=False)
+    ingested = ingest_voc([folder / "shard"], source="synthetic")
+    splits = make_splits(ingested.manifest, seed=0, test_fraction=0.2, val_fraction=0.25)
+    data_yaml = write_yolo_dataset(
+        ingested.manifest, ingested.annotations, splits, folder / "yolo", "chromosome"
+    )
+    return ingested, data_yaml
+
+
 def test_missing_weights_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing is downloaded"):
         resolve_model(str(tmp_path / "yolov10l.pt"))
@@ -46,13 +58,7 @@ def test_one_epoch_with_the_network_blocked(tmp_path, monkeypatch):
         monkeypatch.delenv(key, raising=False)
     offline_environment(tmp_path / "ultralytics")
 
-    params = SynthParams(width=256, height=256, chr1_length_px=40, width_px=7)
-    generate_shard(tmp_path / "shard", range(5), seed=3, params=params, karyograms=False)
-    ingested = ingest_voc([tmp_path / "shard"], source="synthetic")
-    splits = make_splits(ingested.manifest, seed=0, test_fraction=0.2, val_fraction=0.25)
-    data_yaml = write_yolo_dataset(
-        ingested.manifest, ingested.annotations, splits, tmp_path / "yolo", "chromosome"
-    )
+    ingested, data_yaml = tiny_yolo_dataset(tmp_path)
 
     weights = tmp_path / "detector.pt"
     record = train_detector(
@@ -143,13 +149,7 @@ def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
     import time
     from pathlib import Path
 
-    params = SynthParams(width=256, height=256, chr1_length_px=40, width_px=7)
-    generate_shard(tmp_path / "shard", range(5), seed=3, params=params, karyograms=False)
-    ingested = ingest_voc([tmp_path / "shard"], source="synthetic")
-    splits = make_splits(ingested.manifest, seed=0, test_fraction=0.2, val_fraction=0.25)
-    data_yaml = write_yolo_dataset(
-        ingested.manifest, ingested.annotations, splits, tmp_path / "yolo", "chromosome"
-    )
+    _, data_yaml = tiny_yolo_dataset(tmp_path)
     settings = dict(model="yolo11n.yaml", imgsz=128, epochs=4, batch=4, workers=0, device="cpu")
     run_dir = tmp_path / "run"
     scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"

@@ -280,6 +280,11 @@ def detect_images(
     device = pick_device(device)
     names = [model.names[i] for i in sorted(model.names)]
     boxes, issues = [], []
+
+    def kept_but_listed(image_id, image_path, problem, detail):
+        log.warning("%s: %s", image_path, detail)
+        issues.append((image_id, image_path, problem, detail, "kept"))
+
     rows = list(images[["image_id", "image_path"]].itertuples(index=False))
     progress = Progress(log, "detected", len(rows), every=progress_every)
     for first in range(0, len(rows), batch):
@@ -295,14 +300,15 @@ def detect_images(
                 continue
             ratio = max(grey.shape) / imgsz
             if ratio > FAR_LARGER:
-                detail = (
+                kept_but_listed(
+                    image_id,
+                    image_path,
+                    "far_larger_than_imgsz",
                     f"image is {grey.shape[1]}x{grey.shape[0]} px, {ratio:.1f}x detect.imgsz "
                     f"{imgsz}: chromosomes shrink that much before detection; raise "
-                    "detect.imgsz or downscale such images"
+                    "detect.imgsz or downscale such images",
                 )
-                log.warning("%s: %s", image_path, detail)
-                issues.append((image_id, image_path, "far_larger_than_imgsz", detail, "kept"))
-            chunk.append(image_id)
+            chunk.append((image_id, image_path))
             arrays.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
         if arrays:
             results = model.predict(
@@ -314,28 +320,28 @@ def detect_images(
                 device=device,
                 verbose=False,
             )
-            for image_id, result in zip(chunk, results, strict=True):
+            for (image_id, image_path), result in zip(chunk, results, strict=True):
                 found = result.boxes
                 xyxy = found.xyxy.cpu().numpy()
                 cls = found.cls.cpu().numpy().astype(int)
                 conf = found.conf.cpu().numpy()
                 if not (conf >= confidence).any():
-                    path = images.loc[images["image_id"] == image_id, "image_path"].iloc[0]
-                    detail = (
+                    kept_but_listed(
+                        image_id,
+                        image_path,
+                        "no_detections",
                         f"no chromosome detected at confidence {confidence} "
-                        f"({len(xyxy)} weaker boxes): no metaphase in view?"
+                        f"({len(xyxy)} weaker boxes): no metaphase in view?",
                     )
-                    log.warning("%s: %s", path, detail)
-                    issues.append((image_id, path, "no_detections", detail, "kept"))
                 if len(xyxy) >= max_det and conf.min() >= confidence:
-                    path = images.loc[images["image_id"] == image_id, "image_path"].iloc[0]
-                    detail = (
+                    kept_but_listed(
+                        image_id,
+                        image_path,
+                        "max_det_reached",
                         f"{len(xyxy)} boxes, all at confidence {confidence} or more: "
                         f"detect.max_det {max_det} may have cut off further chromosomes; "
-                        "raise detect.max_det"
+                        "raise detect.max_det",
                     )
-                    log.warning("%s: %s", path, detail)
-                    issues.append((image_id, path, "max_det_reached", detail, "kept"))
                 for i in range(len(xyxy)):
                     boxes.append((image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist()))
         progress.update(min(first + batch, len(rows)))
