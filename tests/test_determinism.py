@@ -6,7 +6,6 @@ same way a rerun of the workflow would be compared.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -14,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from file_trees import file_digests
 from karyoflow.dataset import ingest, split, synthesize
 from karyoflow.synth import image_id_for
 
@@ -31,20 +31,11 @@ SEED = 11
 SUFFIXES = (".png", ".xml", ".mask.png", ".truth.json", ".karyogram.png")
 
 
-def digests(folder: Path) -> dict[str, str]:
-    """sha256 of every file below ``folder``, by path relative to it."""
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
 def per_image(folders: list[Path]) -> dict[str, str]:
     """sha256 of every file in the shard ``folders``, by file name (shard folder dropped)."""
     merged: dict[str, str] = {}
     for folder in folders:
-        for name, digest in digests(folder).items():
+        for name, digest in file_digests(folder).items():
             assert name not in merged, f"{name} written by two shards"
             merged[name] = digest
     return merged
@@ -68,7 +59,7 @@ def one_shard(tmp_path_factory) -> Path:
 
 def test_same_seed_same_bytes(one_shard, tmp_path):
     again = make_shards(tmp_path, [list(range(6))])[0]
-    first, second = digests(one_shard), digests(again)
+    first, second = file_digests(one_shard), file_digests(again)
     expected = {image_id_for(i) + suffix for i in range(6) for suffix in SUFFIXES}
     assert set(first) == expected  # every kind of file is there, and nothing else
     assert first == second
@@ -79,14 +70,14 @@ def test_shard_layout_does_not_change_images(one_shard, tmp_path):
     neighbours in the shard."""
     split_layout = make_shards(tmp_path / "two", [[0, 1, 2], [3, 4, 5]])
     reversed_layout = make_shards(tmp_path / "three", [[5, 3], [1], [4, 2, 0]])
-    whole = digests(one_shard)
+    whole = file_digests(one_shard)
     assert per_image(split_layout) == whole
     assert per_image(reversed_layout) == whole
 
 
 def test_other_seed_other_images(one_shard, tmp_path):
-    other = digests(make_shards(tmp_path, [list(range(6))], seed=SEED + 1)[0])
-    same = digests(one_shard)
+    other = file_digests(make_shards(tmp_path, [list(range(6))], seed=SEED + 1)[0])
+    same = file_digests(one_shard)
     assert set(other) == set(same)
     for i in range(6):
         for suffix in (".png", ".mask.png", ".truth.json"):
@@ -115,7 +106,7 @@ def ingest_and_split(roots: list[Path], out: Path) -> dict[str, str]:
         test_fraction=0.25,
         val_fraction=0.2,
     )
-    return digests(out)
+    return file_digests(out)
 
 
 def test_ingest_and_split_same_bytes(one_shard, tmp_path):
@@ -153,5 +144,5 @@ def test_other_process_same_bytes(one_shard, tmp_path):
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
     shards = sorted((tmp_path / "synth").iterdir())
-    assert per_image(shards) == digests(one_shard)
-    assert digests(tmp_path / "sub") == ingest_and_split([one_shard], tmp_path / "here")
+    assert per_image(shards) == file_digests(one_shard)
+    assert file_digests(tmp_path / "sub") == ingest_and_split([one_shard], tmp_path / "here")

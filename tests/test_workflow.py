@@ -4,12 +4,12 @@ import json
 import os
 import subprocess
 import sys
-from hashlib import sha256
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from file_trees import file_digests
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = {
@@ -72,15 +72,9 @@ def network_blocked_env(folder: Path) -> tuple[dict, Path]:
     return dict(os.environ, PYTHONPATH=path, KARYOFLOW_NETWORK_LOG=str(attempts)), attempts
 
 
-def tree_digest(*folders: Path) -> dict[str, str]:
-    """sha256 and mode of every file under the folders, by path."""
-    digest = {}
-    for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and "__pycache__" not in path.parts:
-                stat = path.stat()
-                digest[str(path)] = f"{sha256(path.read_bytes()).hexdigest()} {stat.st_mode:o}"
-    return digest
+def tree_digest(*paths: Path) -> dict[str, dict[str, str]]:
+    """sha256 and mode of every file under the paths (folders or files)."""
+    return {str(path): file_digests(path, with_mode=True) for path in paths}
 
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -120,7 +114,7 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
         xml.unlink()
     config = write_config(tmp_path, TINY | {"predict": {"images": str(new_images)}})
     inputs = (tmp_path / "new images", ROOT / "workflow", ROOT / "config")
-    before = tree_digest(*inputs) | tree_digest(tmp_path / "tiny.yaml")
+    before = tree_digest(*inputs, tmp_path / "tiny.yaml")
     env, attempts = network_blocked_env(tmp_path / "network_block")
 
     run = snakemake(tmp_path, "--configfile", str(config), env=env)
@@ -128,7 +122,7 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
     predicted = snakemake(tmp_path, "predict", "--configfile", str(config), env=env)
     assert predicted.returncode == 0, predicted.stderr[-3000:]
     assert attempts.read_text() == "", f"the run reached for the network:\n{attempts.read_text()}"
-    assert tree_digest(*inputs) | tree_digest(tmp_path / "tiny.yaml") == before
+    assert tree_digest(*inputs, tmp_path / "tiny.yaml") == before
     calls = pd.read_csv(tmp_path / "results/predict/calls.tsv", sep="\t")
     assert sorted(calls["image_id"]) == ["synth_000100", "synth_000101"]
     for stage in ("data", "detect", "segment", "crops", "straighten", "classify", "karyotype"):
