@@ -123,9 +123,10 @@ def train_detector(
     started = time.perf_counter()
     completed = _completed_epochs(last, settings, model)
     resumed = completed is not None
+    seconds_before = 0.0
     if resumed:
         log.info("resuming the interrupted training in %s after epoch %d", run_dir, completed)
-        _drop_epochs_after(run_dir / "results.csv", completed)
+        seconds_before = _drop_epochs_after(run_dir / "results.csv", completed)
         results = YOLO(str(last)).train(resume=True)
     else:
         if run_dir.exists():
@@ -144,14 +145,14 @@ def train_detector(
         with atomic_path(history_out) as tmp:
             shutil.copyfile(run_dir / "results.csv", tmp)
     metrics = {k: float(v) for k, v in (results.results_dict if results else {}).items()}
-    from karyoflow.yolo_data import training_seconds
-
-    history = pd.read_csv(run_dir / "results.csv")
-    history.columns = [c.strip() for c in history.columns]
+    history = _read_history(run_dir / "results.csv")
+    # Ultralytics' time column restarts at zero in a resumed run: its last value is this
+    # run's training time, added to what the earlier runs had trained.
+    train_seconds = seconds_before + float(pd.to_numeric(history["time"]).iloc[-1])
     record = {
         "model": model,
         # all epochs, also those before an interruption; this_run_seconds: since the restart
-        "train_seconds": round(training_seconds(history), 1),
+        "train_seconds": round(train_seconds, 1),
         "this_run_seconds": round(seconds, 1),
         "resumed": resumed,
         "metrics": metrics,
@@ -186,19 +187,30 @@ def _completed_epochs(last: Path, settings: dict, model: str) -> int | None:
     return None
 
 
-def _drop_epochs_after(history_csv: Path, completed: int) -> None:
-    """Ultralytics writes an epoch's results.csv row before its checkpoint: a kill between
-    the two leaves a row that the resumed run writes again. Keep the checkpointed epochs."""
-    if not history_csv.is_file():
-        return
+def _read_history(history_csv: Path) -> pd.DataFrame:
     history = pd.read_csv(history_csv)
-    epoch = pd.to_numeric(history[history.columns[0]], errors="coerce")
+    history.columns = [c.strip() for c in history.columns]
+    return history
+
+
+def _drop_epochs_after(history_csv: Path, completed: int) -> float:
+    """Ultralytics writes an epoch's results.csv row before its checkpoint: a kill between
+    the two leaves a row that the resumed run writes again. Keep the checkpointed epochs;
+    return the training seconds they took."""
+    from karyoflow.yolo_data import training_seconds
+
+    if not history_csv.is_file():
+        return 0.0
+    history = _read_history(history_csv)
+    epoch = pd.to_numeric(history["epoch"], errors="coerce")
     if (epoch > completed).any():
         log.info(
             "dropping %d results.csv rows past epoch %d", int((epoch > completed).sum()), completed
         )
+        history = history[epoch <= completed]
         with atomic_path(history_csv) as tmp:
-            history[epoch <= completed].to_csv(tmp, index=False)
+            history.to_csv(tmp, index=False)
+    return training_seconds(history)
 
 
 def train_detector_files(
