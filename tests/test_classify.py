@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from karyoflow.classify import metrics
 from karyoflow.classify.assign import assign_cell, assign_cells
-from karyoflow.labels import CLASS_INDEX, CLASSES, GROUP_INDEX_OF_CLASS, GROUPS, N_CLASSES
+from karyoflow.core.labels import CLASS_INDEX, CLASSES, GROUP_INDEX_OF_CLASS, GROUPS, N_CLASSES
 
 
 def karyotype_labels(sex="XY", extra=(), missing=()):

@@ -3,9 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
-from karyoflow.crops import cell_scale, extract_crops, load_crops, mask_length, to_canvas
-from karyoflow.io.images import write_png
-from karyoflow.io.masks import save_masks
+from karyoflow.core.images import write_png
+from karyoflow.core.masks import save_masks
+from karyoflow.crops.canvas import cell_scale, load_crops, mask_length, to_canvas
+from karyoflow.crops.extract import extract_crops
 
 
 def bar(length, width=8):
@@ -35,19 +36,20 @@ def test_to_canvas_inverts_dark_chromosomes_and_blanks_the_background():
     assert np.array_equal(canvas, bright)
 
 
-def test_relative_length_survives_within_a_cell(tmp_path):
+def one_cell(tmp_path, name="cell"):
+    """A long (class 1) and a short (class 21) bar in one image, segmented and annotated."""
     long, short = bar(60), bar(20)
     grey = np.full((100, 100), 220, np.uint8)
     windows = [(5, 5, long), (40, 5, short)]
     for x0, y0, mask in windows:
         grey[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]][mask] = 50
-    write_png(tmp_path / "cell.png", grey)
-    save_masks(tmp_path / "cell.npz", windows)
+    write_png(tmp_path / f"{name}.png", grey)
+    save_masks(tmp_path / f"{name}.npz", windows)
     instances = pd.DataFrame(
         {
-            "image_id": "cell",
+            "image_id": name,
             "instance_id": [0, 1],
-            "mask_file": str(tmp_path / "cell.npz"),
+            "mask_file": str(tmp_path / f"{name}.npz"),
             "polarity": "dark",
             "det_class": "chromosome",
             "det_confidence": 0.9,
@@ -58,10 +60,10 @@ def test_relative_length_survives_within_a_cell(tmp_path):
             "ymax": [67, 27],
         }
     )
-    images = pd.DataFrame({"image_id": ["cell"], "image_path": [str(tmp_path / "cell.png")]})
+    images = pd.DataFrame({"image_id": [name], "image_path": [str(tmp_path / f"{name}.png")]})
     annotations = pd.DataFrame(
         {
-            "image_id": "cell",
+            "image_id": name,
             "object_index": [0, 1],
             "class": ["1", "21"],
             "xmin": [7, 42],
@@ -70,6 +72,11 @@ def test_relative_length_survives_within_a_cell(tmp_path):
             "ymax": [67, 27],
         }
     )
+    return long, short, instances, images, annotations
+
+
+def test_relative_length_survives_within_a_cell(tmp_path):
+    long, short, instances, images, annotations = one_cell(tmp_path)
     splits = pd.DataFrame({"image_id": ["cell"], "split": ["test"]})
     table = extract_crops(
         instances, images, tmp_path / "crops.npz", side=48, annotations=annotations, splits=splits
@@ -106,7 +113,7 @@ def _crop_tree(root):
 
 
 def test_import_crop_folder_counts_classes_and_lists_strays(tmp_path):
-    from karyoflow.crops import import_crop_folder
+    from karyoflow.crops.imports import import_crop_folder
 
     _crop_tree(tmp_path / "set")
     table, bad = import_crop_folder(tmp_path / "set", tmp_path / "imported.npz", side=64)
@@ -126,7 +133,7 @@ def test_import_crop_folder_counts_classes_and_lists_strays(tmp_path):
 
 
 def test_crop_pattern_needs_class_and_cell(tmp_path):
-    from karyoflow.crops import find_crop_files
+    from karyoflow.crops.imports import find_crop_files
 
     _crop_tree(tmp_path / "set")
     with pytest.raises(ValueError, match="cell"):
@@ -135,7 +142,7 @@ def test_crop_pattern_needs_class_and_cell(tmp_path):
 
 @pytest.mark.slow
 def test_real_gband612_layout_imports(tmp_path, real_data_dir):
-    from karyoflow.crops import import_crop_folder
+    from karyoflow.crops.imports import import_crop_folder
 
     table, bad = import_crop_folder(real_data_dir / "gband612_crops", tmp_path / "g.npz")
     counts = table.groupby("true_class").size()
@@ -146,7 +153,7 @@ def test_real_gband612_layout_imports(tmp_path, real_data_dir):
 
 
 def test_karyogram_export_maps_alphabetical_ids_through_names(tmp_path):
-    from karyoflow.crops import import_karyogram_folder
+    from karyoflow.crops.imports import import_karyogram_folder
     from PIL import Image
 
     root = tmp_path / "export"
@@ -177,10 +184,55 @@ def test_karyogram_export_maps_alphabetical_ids_through_names(tmp_path):
 
 @pytest.mark.slow
 def test_real_karyogram_export_imports(tmp_path, real_data_dir):
-    from karyoflow.crops import import_karyogram_folder
+    from karyoflow.crops.imports import import_karyogram_folder
 
     table, bad = import_karyogram_folder(real_data_dir / "karyogram_yolo", tmp_path / "k.npz")
     counts = table.groupby("true_class").size()
     assert len(counts) == 24 and counts.drop(["X", "Y"]).min() > 900
     assert table["image_id"].nunique() < 518  # augmented copies fold into their source
     assert len(bad) < 0.01 * len(table)
+
+
+def test_a_duplicate_detection_does_not_take_a_second_truth(tmp_path):
+    """Two instances over the long chromosome: only one is class 1; the other has no
+    truth, so a crop table never counts one chromosome twice."""
+    _, _, instances, images, annotations = one_cell(tmp_path)
+    duplicate = instances.iloc[[0]].assign(instance_id=0, ymin=8, ymax=66)
+    table = extract_crops(
+        pd.concat([instances, duplicate], ignore_index=True),
+        images,
+        tmp_path / "crops.npz",
+        side=48,
+        annotations=annotations,
+    )
+    assert sorted(table["true_class"]) == ["", "1", "21"]
+    assert sorted(table["truth_index"]) == [-1, 0, 1]
+
+
+def test_crop_shards_merge_into_one_crop_set(tmp_path):
+    from karyoflow.crops.extract import extract_crops_files, merge_crops_files
+
+    files = []
+    for shard, name in enumerate(("cell_a", "cell_b")):
+        _, _, instances, images, annotations = one_cell(tmp_path, name)
+        paths = {k: tmp_path / f"{k}_{shard}" for k in ("inst", "img", "ann")}
+        instances.to_parquet(paths["inst"])
+        images.to_csv(paths["img"], index=False)
+        annotations.to_parquet(paths["ann"])
+        out = (str(tmp_path / f"crops_{shard}.parquet"), str(tmp_path / f"crops_{shard}.npz"))
+        extract_crops_files(*map(str, paths.values()), *out, side=48, fill=0.9)
+        files.append(out)
+    merged = merge_crops_files(
+        [f[0] for f in files],
+        [f[1] for f in files],
+        str(tmp_path / "crops.parquet"),
+        str(tmp_path / "crops.npz"),
+        str(tmp_path / "gallery.png"),
+    )
+    canvas, raw = load_crops(tmp_path / "crops.npz")
+    assert merged["image_id"].tolist() == ["cell_a", "cell_a", "cell_b", "cell_b"]
+    assert merged["crop_index"].tolist() == [0, 1, 2, 3] and len(raw) == 4
+    assert set(merged["crop_file"]) == {str(tmp_path / "crops.npz")}
+    first, _ = load_crops(files[1][1])
+    assert np.array_equal(canvas[2:], first)  # the second shard's crops follow the first's
+    assert (tmp_path / "gallery.png").stat().st_size > 1000

@@ -3,13 +3,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from karyoflow.detection_metrics import (
+from karyoflow.core.boxes import box_iou, match_image
+from karyoflow.detect.metrics import (
     BACKGROUND,
     average_precision,
-    box_iou,
     confusion_matrix,
     evaluate_detections,
-    match_image,
 )
 
 
@@ -85,7 +84,7 @@ def test_evaluate_detections_by_hand():
     assert ev.overall["recall"] == pytest.approx(2 / 4)
     assert ev.overall["map50_95"] < ev.overall["map50"]
 
-    cm = ev.confusion
+    cm = confusion_matrix(preds[preds["confidence"] >= 0.25], truth, ["1", "2"])
     # class-agnostic pairing, highest IoU first: the box at 0..10 pairs with its truth;
     # the chromosome at 20..30 pairs with the exact box called "2" (IoU 1), which beats
     # the class-1 box at 21..31 (IoU 9/11), so that one becomes a false alarm
@@ -108,3 +107,28 @@ def test_unknown_class_is_an_error():
     truth = table([("a", "Z", 0, 0, 10, 10)])
     with pytest.raises(ValueError, match="Z"):
         evaluate_detections(truth.assign(confidence=1.0), truth, ["1"])
+
+
+def test_duplicates_and_a_merged_pair_match_truth_one_to_one():
+    """Two boxes on one chromosome and one box over a touching pair: each truth box is
+    taken at most once, in both matching modes."""
+    from karyoflow.core.boxes import match_boxes
+
+    truth = np.array([[0, 0, 10, 30], [40, 0, 50, 30], [52, 0, 62, 30]], dtype=float)
+    predictions = np.array(
+        [
+            [0, 0, 10, 30],  # exact
+            [0, 1, 10, 31],  # a duplicate of the same chromosome
+            [40, 0, 62, 30],  # one box over the touching pair (IoU 10/22 and 10/22)
+            [40, 0, 56, 30],  # a merged box leaning on the first of the pair (IoU 10/16)
+        ]
+    )
+    for confidence in (None, np.array([0.6, 0.9, 0.8, 0.7])):
+        pairs = match_boxes(predictions, truth, 0.5, confidence=confidence)
+        assert len({t for _, t in pairs}) == len(pairs)  # no truth twice
+        assert len({p for p, _ in pairs}) == len(pairs)
+        assert {t for _, t in pairs} == {0, 1}  # the pair's second member stays unmatched
+        assert len(pairs) == 2
+    # highest IoU first keeps the exact box; COCO's rule lets the more confident duplicate in
+    assert (0, 0) in match_boxes(predictions, truth, 0.5)
+    assert (1, 0) in match_boxes(predictions, truth, 0.5, confidence=[0.6, 0.9, 0.8, 0.7])

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from file_trees import file_digests
-from karyoflow.dataset import ingest, split, synthesize
-from karyoflow.synth import image_id_for
+from karyoflow.data.run import ingest, split, synthesize
+from karyoflow.data.synth import image_id_for
 
 # Small images keep this file fast; the rest is the shipped generator configuration.
 SETTINGS = {

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from karyoflow.provenance import locked_versions
-from karyoflow.provenance import normalise as _norm
+from karyoflow.core.provenance import locked_versions
+from karyoflow.core.provenance import normalise as _norm
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_FILES = sorted((ROOT / "envs").glob("*.yaml"))

@@ -23,28 +23,30 @@ import pytest
 import tifffile
 from karyoflow.classify.data import load_crop_set
 from karyoflow.classify.infer import classify, with_probabilities
-from karyoflow.crops import extract_crops_files
-from karyoflow.dataset import ingest
-from karyoflow.detect import BOX_COLUMNS, detect_images
-from karyoflow.errors import BadInputError
-from karyoflow.ingest import (
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.images import MAX_PIXELS, read_grayscale
+from karyoflow.core.labels import CLASSES
+from karyoflow.core.masks import load_masks
+from karyoflow.core.tables import write_csv, write_parquet
+from karyoflow.core.voc import VocAnnotation, VocObject, write_voc
+from karyoflow.crops.extract import extract_crops_files, merge_crops_files
+from karyoflow.data.ingest import (
     BAD_INPUT_COLUMNS,
     ingest_images,
     ingest_voc,
     read_manifest,
     write_ingest,
 )
-from karyoflow.io.images import MAX_PIXELS, read_grayscale
-from karyoflow.io.masks import load_masks
-from karyoflow.io.tables import write_csv, write_parquet
-from karyoflow.io.voc import VocAnnotation, VocObject, write_voc
-from karyoflow.karyogram import karyogram_files, predict_summary_files
-from karyoflow.karyotype import call_cell
-from karyoflow.labels import CLASSES
+from karyoflow.data.run import ingest
+from karyoflow.data.splits import write_image_list
+from karyoflow.detect.infer import BOX_COLUMNS, detect_images
+from karyoflow.karyotype.calls import call_cell
+from karyoflow.karyotype.karyogram import karyogram_files
+from karyoflow.karyotype.predict import predict_summary_files
 from karyoflow.segment import segment_images
 from karyoflow.segment.classical import segment_boxes
-from karyoflow.splits import write_image_list
-from karyoflow.straighten import straighten, straighten_crops_files
+from karyoflow.straighten.methods import straighten
+from karyoflow.straighten.run import merge_straightened_files, straighten_crops_files
 from PIL import Image
 from scipy import ndimage
 
@@ -152,23 +154,36 @@ def run_downstream(images_csv: Path, boxes: pd.DataFrame, out: Path, annotations
     )
     write_parquet(instances, out / "instances.parquet")
     write_csv(pd.DataFrame({"image_id": images["image_id"], "split": ""}), out / "splits.csv")
-    crops = extract_crops_files(
+    extract_crops_files(
         str(out / "instances.parquet"),
         str(images_csv),
         str(annotations),
-        str(out / "splits.csv"),
+        str(out / "crops_0.parquet"),
+        str(out / "crops_0.npz"),
+        side=64,
+        fill=0.9,
+        splits=str(out / "splits.csv"),
+    )
+    crops = merge_crops_files(
+        [str(out / "crops_0.parquet")],
+        [str(out / "crops_0.npz")],
         str(out / "crops.parquet"),
         str(out / "crops.npz"),
         str(out / "gallery.png"),
-        side=64,
-        fill=0.9,
     )
     straighten_crops_files(
         str(out / "crops.parquet"),
         str(out / "crops.npz"),
+        str(out / "straight_0.parquet"),
+        str(out / "straight_0.npz"),
+        method="medial_axis",
+    )
+    merge_straightened_files(
+        str(out / "crops.parquet"),
+        [str(out / "straight_0.parquet")],
+        [str(out / "straight_0.npz")],
         str(out / "straight.parquet"),
         str(out / "straight.npz"),
-        method="medial_axis",
     )
     crop_set = load_crop_set(
         str(out / "crops.parquet"),
@@ -694,7 +709,7 @@ def test_images_gone_bad_after_ingest_are_listed_by_detection_and_segmentation(t
 
 
 def test_file_that_cannot_be_opened_is_a_bad_input(tmp_path, monkeypatch):
-    import karyoflow.io.images as images_module
+    import karyoflow.core.images as images_module
 
     path = tmp_path / "locked.png"
     Image.fromarray(metaphase()).save(path)

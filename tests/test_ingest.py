@@ -10,8 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from karyoflow.errors import BadInputError
-from karyoflow.ingest import (
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.images import sha256_file, write_png
+from karyoflow.core.iscn import iscn_from_labels
+from karyoflow.core.voc import VocAnnotation, VocObject, write_voc
+from karyoflow.data.ingest import (
     ANNOTATION_COLUMNS,
     BAD_INPUT_COLUMNS,
     MANIFEST_COLUMNS,
@@ -20,10 +23,7 @@ from karyoflow.ingest import (
     read_manifest,
     write_ingest,
 )
-from karyoflow.io.images import sha256_file, write_png
-from karyoflow.io.voc import VocAnnotation, VocObject, write_voc
-from karyoflow.kaggle import fetch_kaggle, has_kaggle_credentials
-from karyoflow.karyotype import iscn_from_labels
+from karyoflow.data.kaggle import fetch_kaggle, has_kaggle_credentials
 from PIL import Image
 
 LABELS = ["A1", "A1", "C7", "X", "Y"]
@@ -477,7 +477,7 @@ def test_progress_is_logged(tmp_path, caplog):
     root = tmp_path / "data"
     for i in range(25):
         add_sample(root, f"img{i:02d}", labels=["A1"])
-    with caplog.at_level(logging.INFO, logger="karyoflow.ingest"):
+    with caplog.at_level(logging.INFO, logger="karyoflow.data.ingest"):
         ingest_voc([root])
     progress = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingested")]
     assert progress[-1] == "ingested 25/25 images"

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from karyoflow.errors import BadInputError
-from karyoflow.io.images import (
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.images import (
     NOTE_ALPHA,
     NOTE_ALPHA_TRANSPARENT,
     NOTE_EQUAL_RGB,

@@ -3,10 +3,11 @@
 import numpy as np
 import pandas as pd
 import pytest
-from karyoflow.bands import chromosome
-from karyoflow.karyogram import LAYOUT, call_cells, karyogram_image, slot_positions
-from karyoflow.karyotype import call_cell, karyotype_scores, karyotype_type
-from karyoflow.labels import AUTOSOMES
+from karyoflow.core.bands import chromosome
+from karyoflow.core.iscn import karyotype_scores, karyotype_type
+from karyoflow.core.labels import AUTOSOMES
+from karyoflow.karyotype.calls import call_cell, call_cells
+from karyoflow.karyotype.karyogram import LAYOUT, karyogram_image, slot_positions
 
 
 def cell_classes(sex="XY", extra=(), missing=()):
@@ -115,7 +116,7 @@ def test_karyogram_image_marks_low_confidence_in_red():
 
 
 def test_seconds_per_image_sums_the_shards_of_each_stage(tmp_path):
-    from karyoflow.benchmarks import seconds_per_image
+    from karyoflow.core.benchmarks import seconds_per_image
 
     for name, seconds in (
         ("detect/new_detect_0.tsv", 3.0),
@@ -133,7 +134,7 @@ def test_seconds_per_image_sums_the_shards_of_each_stage(tmp_path):
 
 
 def test_predict_summary_has_a_row_per_input_image(tmp_path):
-    from karyoflow.karyogram import predict_summary_files
+    from karyoflow.karyotype.predict import predict_summary_files
 
     (tmp_path / "cells.tsv").write_text(
         "image_id\tn_chromosomes\tkaryotype\tflag\tn_low_confidence\tmean_probability\tkaryogram\n"

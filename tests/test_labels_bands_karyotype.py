@@ -1,6 +1,6 @@
 import pytest
-from karyoflow import bands, labels
-from karyoflow.karyotype import counts_from_iscn, iscn_from_counts, iscn_from_labels
+from karyoflow.core import bands, labels
+from karyoflow.core.iscn import counts_from_iscn, iscn_from_counts, iscn_from_labels
 
 
 @pytest.mark.parametrize(
@@ -41,16 +41,6 @@ def test_voc_names_and_groups():
     ]
     assert labels.GROUP_OF["X"] == "C" and labels.GROUP_OF["Y"] == "G"
     assert sum(len(m) for m in labels.DENVER_GROUPS.values()) == 24
-
-
-def test_alphabetical_ids_are_remapped():
-    # Roboflow export order: '1','10','11',...,'19','2','20','21','22','3',...,'9','X','Y'
-    assert labels.from_alphabetical_id(0) == "1"
-    assert labels.from_alphabetical_id(1) == "10"
-    assert labels.from_alphabetical_id(11) == "2"
-    assert labels.from_alphabetical_id(23) == "Y"
-    with pytest.raises(labels.UnknownLabelError):
-        labels.from_alphabetical_id(24)
 
 
 def test_band_table_lengths_and_centromeres():

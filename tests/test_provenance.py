@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import yaml
-from karyoflow import provenance
-from karyoflow.provenance import (
+from karyoflow.core import provenance
+from karyoflow.core.provenance import (
     locked_versions,
     seeds_in,
     stage_config,

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from karyoflow.io.labelme import read_labelme
-from karyoflow.io.masks import load_masks, save_masks
+from karyoflow.core.labelme import read_labelme
+from karyoflow.core.masks import load_masks, save_masks
+from karyoflow.data.synth import SynthParams, generate_shard
 from karyoflow.segment import choose_method, segment_images
 from karyoflow.segment.classical import segment_boxes
 from karyoflow.segment.evaluate import (
@@ -18,7 +19,6 @@ from karyoflow.segment.evaluate import (
     summarize,
     synthetic_truth,
 )
-from karyoflow.synth import SynthParams, generate_shard
 from PIL import Image
 
 
@@ -142,7 +142,7 @@ def test_auto_picks_sam_only_when_its_weights_exist(tmp_path):
 def test_sam_path_with_an_untrained_mobile_sam(tmp_path, synthetic_cells):
     """The real SAM code path (Ultralytics' predictor), on weights built here: no download."""
     import torch
-    from karyoflow.detect import offline_environment
+    from karyoflow.detect.runtime import offline_environment
     from karyoflow.segment.sam import check_sam_weights, load_sam
 
     offline_environment(tmp_path / "ultralytics")

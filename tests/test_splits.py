@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from karyoflow.splits import make_splits
+from karyoflow.data.splits import make_splits
 
 
 def manifest(n: int) -> pd.DataFrame:

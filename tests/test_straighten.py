@@ -3,7 +3,7 @@
 import cv2
 import numpy as np
 import pytest
-from karyoflow.straighten import check_shape, straighten
+from karyoflow.straighten.methods import check_shape, straighten
 
 
 def sausage(points, width=10, size=None, value=200):
@@ -103,8 +103,8 @@ def test_unknown_method_is_refused():
 
 
 def test_band_scores_read_the_ideogram_and_its_direction():
-    from karyoflow.bands import chromosome
-    from karyoflow.straighten import band_scores, straightness_error
+    from karyoflow.core.bands import chromosome
+    from karyoflow.straighten.evaluate import band_scores, straightness_error
 
     darkness = chromosome("1").darkness_profile(120)
     image = np.zeros((130, 30), np.uint8)
@@ -118,7 +118,7 @@ def test_band_scores_read_the_ideogram_and_its_direction():
 
 
 def test_straighten_canvases_keeps_size_and_order():
-    from karyoflow.straighten import straighten_canvases
+    from karyoflow.straighten.run import straighten_canvases
 
     image, _ = arc(30, 180, width=8)
     canvas = np.zeros((2, 96, 96), np.uint8)
@@ -131,8 +131,9 @@ def test_straighten_canvases_keeps_size_and_order():
 
 def test_crop_set_files_straighten_and_gallery(tmp_path):
     import pandas as pd
-    from karyoflow.crops import save_crops
-    from karyoflow.straighten import straighten_crops_files, straighten_gallery_files
+    from karyoflow.crops.canvas import save_crops
+    from karyoflow.straighten.evaluate import straighten_gallery_files
+    from karyoflow.straighten.run import straighten_crops_files
 
     image, _ = arc(25, 180, width=8)
     canvases = np.zeros((3, 96, 96), np.uint8)
@@ -141,9 +142,9 @@ def test_crop_set_files_straighten_and_gallery(tmp_path):
     canvases[2, 40:43, 40:43] = 180  # a dot: flagged
     windows = [(c, c > 0) for c in canvases]
     save_crops(tmp_path / "c.npz", canvases, windows)
-    pd.DataFrame({"crop_id": ["a", "b", "c"], "crop_index": [0, 1, 2]}).to_parquet(
-        tmp_path / "c.parquet"
-    )
+    pd.DataFrame(
+        {"crop_id": ["a", "b", "c"], "image_id": ["1", "2", "1"], "crop_index": [0, 1, 2]}
+    ).to_parquet(tmp_path / "c.parquet")
     rows = straighten_crops_files(
         str(tmp_path / "c.parquet"),
         str(tmp_path / "c.npz"),
@@ -161,3 +162,57 @@ def test_crop_set_files_straighten_and_gallery(tmp_path):
         str(tmp_path / "g.png"),
     )
     assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_straightening_in_shards_equals_one_job(tmp_path):
+    """Two shards (by image) merged give the table and arrays of one unsharded job, in the
+    crop table's order, whatever order the shards took the images in."""
+    import pandas as pd
+    from karyoflow.crops.canvas import save_crops
+    from karyoflow.straighten.run import merge_straightened_files, straighten_crops_files
+
+    image, _ = arc(25, 180, width=8)
+    canvases = np.zeros((5, 96, 96), np.uint8)
+    canvases[0, : image.shape[0], : image.shape[1]] = image[:96, :96]
+    canvases[1, 20:70, 44:52] = 180
+    canvases[2, 10:80, 30:38] = 120
+    canvases[3, 30:60, 50:57] = 200
+    canvases[4, 40:43, 40:43] = 180
+    save_crops(tmp_path / "c.npz", canvases, [(c, c > 0) for c in canvases])
+    # crop_index deliberately not in row order, images interleaved
+    pd.DataFrame(
+        {
+            "crop_id": list("abcde"),
+            "image_id": ["x", "y", "x", "z", "y"],
+            "crop_index": [4, 3, 2, 1, 0],
+        }
+    ).to_parquet(tmp_path / "c.parquet")
+    crops = (str(tmp_path / "c.parquet"), str(tmp_path / "c.npz"))
+    whole = straighten_crops_files(
+        *crops, str(tmp_path / "w.parquet"), str(tmp_path / "w.npz"), method="medial_axis"
+    )
+    parts = []
+    for shard in (0, 1):
+        part = straighten_crops_files(
+            *crops,
+            str(tmp_path / f"s{shard}.parquet"),
+            str(tmp_path / f"s{shard}.npz"),
+            method="medial_axis",
+            shard=shard,
+            n_shards=2,
+        )
+        parts.append(set(part["crop_id"]))
+    assert parts == [{"a", "c", "d"}, {"b", "e"}]  # images x, z | y: an image stays whole
+    merged = merge_straightened_files(
+        crops[0],
+        [str(tmp_path / "s0.parquet"), str(tmp_path / "s1.parquet")],
+        [str(tmp_path / "s0.npz"), str(tmp_path / "s1.npz")],
+        str(tmp_path / "m.parquet"),
+        str(tmp_path / "m.npz"),
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "m.parquet"), pd.read_parquet(tmp_path / "w.parquet")
+    )
+    assert merged["crop_id"].tolist() == whole["crop_id"].tolist()
+    with np.load(tmp_path / "m.npz") as m, np.load(tmp_path / "w.npz") as w:
+        assert np.array_equal(m["canvas"], w["canvas"])

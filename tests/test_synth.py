@@ -3,11 +3,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from karyoflow.io.voc import parse_voc
-from karyoflow.karyotype import iscn_from_labels
-from karyoflow.labels import canonical
-from karyoflow.synth import SynthParams, generate_cell, generate_shard, render_karyogram
-from karyoflow.synth.chromosome import ChromosomeSpec, render
+from karyoflow.core.iscn import iscn_from_labels
+from karyoflow.core.labels import canonical
+from karyoflow.core.voc import parse_voc
+from karyoflow.data.synth import SynthParams, generate_cell, generate_shard, render_karyogram
+from karyoflow.data.synth.chromosome import ChromosomeSpec, render
 from PIL import Image
 
 SMALL = dict(width=512, height=512, chr1_length_px=75, width_px=12.5)

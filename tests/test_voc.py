@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from karyoflow.errors import BadInputError
-from karyoflow.io.voc import VocAnnotation, VocObject, parse_voc, write_voc
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.voc import VocAnnotation, VocObject, parse_voc, write_voc
 
 GOOD_XML = """<annotation>
    <folder>x</folder>

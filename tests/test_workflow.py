@@ -24,8 +24,8 @@ TINY = {
     "split": {"test_fraction": 0.25, "val_fraction": 0.34},
     # a detector that only proves the chain runs
     "detect": {"imgsz": 128, "epochs": 1, "batch": 2, "workers": 0, "shards": 2},
-    # a classifier that only proves the chain runs (one model, no ablation)
-    "classify": {"input_size": 24, "filters": [4, 8], "dense": 16, "epochs": 1, "ablation": False},
+    # a classifier that only proves the chain runs
+    "classify": {"input_size": 24, "filters": [4, 8], "dense": 16, "epochs": 1},
 }
 DATA_TARGETS = ["results/data/manifest.csv", "results/data/splits.csv"]
 
@@ -103,7 +103,7 @@ def write_config(workdir: Path, config: dict) -> Path:
 def test_chain_runs_on_a_tiny_config(tmp_path):
     """The whole chain, then predict on a folder of new images, with the network blocked;
     the inputs (new images, configuration, the workflow's own files) are left untouched."""
-    from karyoflow.synth import SynthParams, generate_shard
+    from karyoflow.data.synth import SynthParams, generate_shard
 
     new_images = tmp_path / "new images" / "célula ñ"
     params = SynthParams(width=320, height=320, chr1_length_px=48, width_px=8)
@@ -213,7 +213,7 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
         "summary.png",
         "precision_recall.png",
         "gallery.png",
-        "ablation.png",
+        "confusion.png",
         "history.png",
         "cells.tsv",
         "evaluation.png",
@@ -402,3 +402,44 @@ def test_five_thousand_images_stay_under_a_hundred_jobs(tmp_path):
     counts = dict(line.split() for line in stats.splitlines()[3:])
     assert counts["synthesize_shard"] == "32"  # synthetic.max_shards
     assert int(counts["total"]) <= 100
+
+
+def job_counts(dry_run: str) -> dict[str, int]:
+    stats = dry_run[dry_run.index("Job stats:") :].split("\n\n")[0]
+    return {job: int(n) for job, n in (line.split() for line in stats.splitlines()[3:])}
+
+
+@pytest.mark.slow
+def test_predict_with_given_models_needs_no_training_data(tmp_path):
+    """New images with trained models: only the chain on those images, nothing of the
+    training dataset (no synthesis, ingestion or splits) and no training."""
+    import json
+    import zipfile
+
+    images = tmp_path / "new images"
+    images.mkdir()
+    from PIL import Image
+
+    Image.new("L", (64, 64), 200).save(images / "cell.png")
+    detector = tmp_path / "detector.pt"
+    detector.write_bytes(b"weights")  # a dry run only checks that it exists
+    classifier = tmp_path / "classifier.keras"
+    with zipfile.ZipFile(classifier, "w") as archive:  # the metadata a dry run reads
+        archive.writestr("karyoflow.json", json.dumps({"hyperparameters": {"straighten": "none"}}))
+    config = write_config(
+        tmp_path,
+        {
+            "predict": {
+                "images": str(images),
+                "models": {"detector": str(detector), "classifier": str(classifier)},
+            }
+        },
+    )
+    run = snakemake(
+        tmp_path, "predict", "-n", "--configfile", str(ROOT / "config/config.yaml"), str(config)
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert {"detect", "segment", "extract_crops", "straighten", "classify"} <= set(counts)
+    training = {"synthesize_shard", "ingest", "split", "train_detector", "train_classifier"}
+    assert training & set(counts) == set(), counts

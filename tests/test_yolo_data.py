@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from karyoflow.ingest import ingest_voc
-from karyoflow.splits import make_splits
-from karyoflow.synth import SynthParams, generate_shard
-from karyoflow.yolo_data import boxes_from_yolo, class_names, write_yolo_dataset, yolo_lines
+from karyoflow.data.ingest import ingest_voc
+from karyoflow.data.splits import make_splits
+from karyoflow.data.synth import SynthParams, generate_shard
+from karyoflow.detect.dataset import boxes_from_yolo, class_names, write_yolo_dataset, yolo_lines
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +66,7 @@ def test_empty_training_split_is_refused(tmp_path):
 
 
 def test_training_seconds_add_up_across_a_resume():
-    from karyoflow.yolo_data import training_seconds
+    from karyoflow.detect.dataset import training_seconds
 
     history = pd.DataFrame({"epoch": [1, 2, 3, 4, 5], "time": [60.0, 120.0, 50.0, 100.0, 148.0]})
     assert training_seconds(history) == 120.0 + 148.0

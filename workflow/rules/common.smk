@@ -6,7 +6,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
 from karyoflow.config import check_config  # noqa: E402
-from karyoflow.provenance import STAGE_SECTIONS, file_digest, stage_config  # noqa: E402
+from karyoflow.core.provenance import (
+    STAGE_SECTIONS,
+    file_digest,
+    stage_config,
+)  # noqa: E402
 
 RESULTS = config["results_dir"]
 WORKFLOW_DIR = Path(workflow.basedir)
@@ -150,11 +154,12 @@ def predict_images_path():
     return configured_path("predict", "images", "a folder (or .zip) of new images")
 
 
-def shard_files(stage, pattern):
-    """Input function: the per-shard files of one image set in one stage."""
+def shard_files(stage, pattern, stage_dir=None):
+    """Input function: the per-shard files of one image set, as many as config[stage]
+    has shards, under results/<stage_dir or stage>/<image set>/shards/."""
 
     def shards(wildcards):
-        folder = result(stage, wildcards.image_set, "shards")
+        folder = result(stage_dir or stage, wildcards.image_set, "shards")
         n = config[stage]["shards"]
         return [str(Path(folder, pattern.format(i=i))) for i in range(n)]
 
@@ -191,9 +196,29 @@ def annotation_table(wildcards):
     return result("data", "annotations.parquet")
 
 
+def crop_extraction_inputs(wildcards):
+    """One segmentation shard's instances, the images and truth of its image set; the
+    dataset's splits only for its test split (predict needs no training dataset)."""
+    inputs = {
+        "instances": result(
+            "segment",
+            wildcards.image_set,
+            "shards",
+            f"instances_{wildcards.segment_shard}.parquet",
+        ),
+        "images": result("detect", wildcards.image_set, "images.csv"),
+        "annotations": annotation_table(wildcards),
+    }
+    if wildcards.image_set == "test":
+        inputs["splits"] = result("data", "splits.csv")
+    return inputs
+
+
 def segment_targets():
     return [
         result("segment", "evaluation", "metrics.json"),
+        result("segment", "test", "instances.parquet"),
+        result("segment", "test", "issues.tsv"),
         result("crops", "test", "crops.parquet"),
         result("crops", "test", "gallery.png"),
     ]
@@ -234,6 +259,17 @@ def straight_files(crop_set, method=None):
     }
 
 
+def straightened_shards(suffix):
+    """Input function: the straighten jobs' shard files of one crop set and method."""
+
+    def shards(wildcards):
+        folder = result("straighten", wildcards.crop_set, wildcards.method, "shards")
+        n = config["straighten"]["shards"]
+        return [str(Path(folder, f"straight_{i}.{suffix}")) for i in range(n)]
+
+    return shards
+
+
 def straighten_targets():
     return [
         straight_files("test")["straight_table"],
@@ -271,21 +307,29 @@ def classifier_hyper(wildcards):
         "batch",
         "learning_rate",
     )
-    keys += ("augment", "test_fraction", "val_fraction")
+    keys += ("augment",)
     use_length = settings["use_length"]
-    return {key: settings[key] for key in keys} | {
-        "head": wildcards.head,
-        "straighten": wildcards.method,
-        "use_length": settings["model"] != "cnn9" if use_length is None else use_length,
-        "crop_set": wildcards.train_set,
-        "seed": config["seed"],
-    }
+    # imported crop sets are split by case with the dataset's fractions
+    return (
+        {key: settings[key] for key in keys}
+        | config["split"]
+        | {
+            "head": wildcards.head,
+            "straighten": wildcards.method,
+            "use_length": (
+                settings["model"] != "cnn9" if use_length is None else use_length
+            ),
+            "crop_set": wildcards.train_set,
+            "seed": config["seed"],
+        }
+    )
 
 
-def classifier_variants():
-    """(straightening, head) of every model the evaluation scores; the configured first."""
+def classifier_variants(ablation=False):
+    """(straightening, head) of every model an evaluation scores, the configured first:
+    that one alone, or for the ablation every straightening method x head."""
     main = [config["straighten"]["method"], config["classify"]["head"]]
-    if config["classify"]["weights"] or not config["classify"]["ablation"]:
+    if config["classify"]["weights"] or not ablation:
         return [main]
     return [main] + [
         [m, h] for m in STRAIGHTEN_METHODS for h in HEADS if [m, h] != main
@@ -310,30 +354,35 @@ def classifier_model(crop_set=None):
     )
 
 
-def classifier_methods():
+def classifier_methods(ablation=False):
     """Straightening methods the evaluated models use, in a fixed order."""
-    used = {method for method, _ in classifier_variants()}
+    used = {method for method, _ in classifier_variants(ablation)}
     return [method for method in STRAIGHTEN_METHODS if method in used]
 
 
-def classifier_evaluation_inputs(wildcards):
-    crop_set = wildcards.train_set
-    methods = classifier_methods()
-    return {
-        "crops": result("crops", crop_set, "crops.parquet"),
-        "models": (
-            [classifier_model()]
-            if config["classify"]["weights"]
-            else [
-                trained_classifier(*variant, crop_set)
-                for variant in classifier_variants()
-            ]
-        ),
-        "straight_tables": [
-            straight_files(crop_set, m)["straight_table"] for m in methods
-        ],
-        "straight": [straight_files(crop_set, m)["straight"] for m in methods],
-    }
+def classifier_evaluation_inputs(ablation=False):
+    """Input function: the crop set, the models to score and their straightened crops."""
+
+    def inputs(wildcards):
+        crop_set = wildcards.train_set
+        methods = classifier_methods(ablation)
+        return {
+            "crops": result("crops", crop_set, "crops.parquet"),
+            "models": (
+                [classifier_model()]
+                if config["classify"]["weights"]
+                else [
+                    trained_classifier(*variant, crop_set)
+                    for variant in classifier_variants(ablation)
+                ]
+            ),
+            "straight_tables": [
+                straight_files(crop_set, m)["straight_table"] for m in methods
+            ],
+            "straight": [straight_files(crop_set, m)["straight"] for m in methods],
+        }
+
+    return inputs
 
 
 def classified_inputs(wildcards):
@@ -394,15 +443,30 @@ def classify_targets():
     train_set = classifier_crop_set()
     targets = [
         result("classify", train_set, "evaluation", name)
+        for name in ("metrics.json", "confusion.png")
+    ]
+    if not config["classify"]["weights"]:
+        method, head = classifier_variants()[0]
+        targets.append(
+            result("classify", train_set, "models", f"{method}-{head}", "history.png")
+        )
+    if "detection" in config["stages"]:
+        targets += karyotype_targets()
+    return targets
+
+
+def ablation_targets():
+    """Every straightening method x head trained and scored on the same test cells."""
+    train_set = classifier_crop_set()
+    targets = [
+        result("classify", train_set, "ablation", name)
         for name in ("metrics.json", "ablation.png")
     ]
     if not config["classify"]["weights"]:
         targets += [
             result("classify", train_set, "models", f"{method}-{head}", "history.png")
-            for method, head in classifier_variants()
+            for method, head in classifier_variants(ablation=True)
         ]
-    if "detection" in config["stages"]:
-        targets += karyotype_targets()
     return targets
 
 

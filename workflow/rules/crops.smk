@@ -3,10 +3,31 @@
 
 rule extract_crops:
     input:
-        instances=result("segment", "{image_set}", "instances.parquet"),
-        images=result("detect", "{image_set}", "images.csv"),
-        annotations=annotation_table,
-        splits=result("data", "splits.csv"),
+        unpack(crop_extraction_inputs),
+    output:
+        crops=temp(
+            result("crops", "{image_set}", "shards", "crops_{segment_shard}.parquet")
+        ),
+        arrays=temp(
+            result("crops", "{image_set}", "shards", "crops_{segment_shard}.npz")
+        ),
+    log:
+        result("logs", "crops", "{image_set}_extract_{segment_shard}.log"),
+    benchmark:
+        result("benchmarks", "crops", "{image_set}_extract_{segment_shard}.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    params:
+        side=config["crops"]["canvas"],
+        fill=config["crops"]["fill"],
+    script:
+        "../scripts/extract_crops.py"
+
+
+rule merge_crops:
+    input:
+        tables=shard_files("segment", "crops_{i}.parquet", stage_dir="crops"),
+        shard_arrays=shard_files("segment", "crops_{i}.npz", stage_dir="crops"),
     output:
         crops=result("crops", "{image_set}", "crops.parquet"),
         arrays=result("crops", "{image_set}", "crops.npz"),
@@ -17,16 +38,13 @@ rule extract_crops:
             labels={"figure": "crops ({image_set})"},
         ),
     log:
-        result("logs", "crops", "{image_set}_extract.log"),
+        result("logs", "crops", "{image_set}_merge.log"),
     benchmark:
-        result("benchmarks", "crops", "{image_set}_extract.tsv")
+        result("benchmarks", "crops", "{image_set}_merge.tsv")
     conda:
-        "../../envs/imaging.yaml"
-    params:
-        side=config["crops"]["canvas"],
-        fill=config["crops"]["fill"],
+        "../../envs/report.yaml"
     script:
-        "../scripts/extract_crops.py"
+        "../scripts/merge_crops.py"
 
 
 rule import_crops:

@@ -79,4 +79,11 @@ rule predict_summary:
 
 rule predict:
     input:
-        with_provenance([result("predict", "calls.tsv")]),
+        with_provenance(
+            [
+                result("predict", "calls.tsv"),
+                # every instance of the new images, and the ones segmentation flagged
+                result("segment", "predict", "instances.parquet"),
+                result("segment", "predict", "issues.tsv"),
+            ]
+        ),

@@ -25,7 +25,7 @@ rule segment:
         "../../envs/ultralytics.yaml"
     resources:
         gpu=1 if segment_method() == "sam" else 0,
-        mem_mb=config["detect"]["mem_mb"],
+        mem_mb=config["segment"]["mem_mb"],
     params:
         shard=lambda wc: int(wc.segment_shard),
         n_shards=config["segment"]["shards"],

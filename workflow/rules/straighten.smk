@@ -3,6 +3,7 @@
 
 wildcard_constraints:
     crop_set="test|external|predict|imported|karyograms|truth|external_crops",
+    straighten_shard=r"\d+",
 
 
 rule straighten:
@@ -10,18 +11,52 @@ rule straighten:
         crops=result("crops", "{crop_set}", "crops.parquet"),
         arrays=result("crops", "{crop_set}", "crops.npz"),
     output:
-        table=result("straighten", "{crop_set}", "{method}", "straight.parquet"),
-        straight=result("straighten", "{crop_set}", "{method}", "straight.npz"),
+        table=temp(
+            result(
+                "straighten",
+                "{crop_set}",
+                "{method}",
+                "shards",
+                "straight_{straighten_shard}.parquet",
+            )
+        ),
+        straight=temp(
+            result(
+                "straighten",
+                "{crop_set}",
+                "{method}",
+                "shards",
+                "straight_{straighten_shard}.npz",
+            )
+        ),
     log:
-        result("logs", "straighten", "{crop_set}_{method}.log"),
+        result("logs", "straighten", "{crop_set}_{method}_{straighten_shard}.log"),
     benchmark:
-        result("benchmarks", "straighten", "{crop_set}_{method}.tsv")
+        result("benchmarks", "straighten", "{crop_set}_{method}_{straighten_shard}.tsv")
     conda:
         "../../envs/imaging.yaml"
     params:
         method="{method}",
+        shard=lambda wc: int(wc.straighten_shard),
+        n_shards=config["straighten"]["shards"],
     script:
         "../scripts/straighten.py"
+
+
+rule merge_straightened:
+    input:
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+        tables=straightened_shards("parquet"),
+        shard_arrays=straightened_shards("npz"),
+    output:
+        table=result("straighten", "{crop_set}", "{method}", "straight.parquet"),
+        straight=result("straighten", "{crop_set}", "{method}", "straight.npz"),
+    log:
+        result("logs", "straighten", "{crop_set}_{method}_merge.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/merge_straightened.py"
 
 
 rule evaluate_straightening:

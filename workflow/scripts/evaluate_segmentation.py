@@ -1,7 +1,7 @@
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-from karyoflow.logs import log_to_stderr
+from karyoflow.core.logs import log_to_stderr
 
 log_to_stderr()
 from karyoflow.segment.run import evaluate_segmentation

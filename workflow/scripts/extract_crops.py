@@ -1,9 +1,9 @@
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-from karyoflow.logs import log_to_stderr
+from karyoflow.core.logs import log_to_stderr
 
 log_to_stderr()
-from karyoflow.crops import extract_crops_files
+from karyoflow.crops.extract import extract_crops_files
 
 extract_crops_files(**snakemake.input, **snakemake.output, **snakemake.params)

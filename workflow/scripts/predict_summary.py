@@ -1,9 +1,9 @@
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-from karyoflow.logs import log_to_stderr
+from karyoflow.core.logs import log_to_stderr
 
 log_to_stderr()
-from karyoflow.karyogram import predict_summary_files
+from karyoflow.karyotype.predict import predict_summary_files
 
 predict_summary_files(**snakemake.input, **snakemake.output, **snakemake.params)

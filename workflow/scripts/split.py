@@ -1,10 +1,10 @@
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-from karyoflow.logs import log_to_stderr
+from karyoflow.core.logs import log_to_stderr
 
 log_to_stderr()
-from karyoflow.dataset import split
+from karyoflow.data.run import split
 
 split(
     snakemake.input.manifest,

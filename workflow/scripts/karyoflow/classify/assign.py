@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from karyoflow.labels import CLASS_INDEX, N_CLASSES
+from karyoflow.core.labels import CLASS_INDEX, N_CLASSES
 
 X, Y = CLASS_INDEX["X"], CLASS_INDEX["Y"]
 # (X copies, Y copies, is the pattern an aneuploidy)

@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from karyoflow.labels import CLASS_INDEX, GROUP_INDEX_OF_CLASS, UnknownLabelError, canonical
+from karyoflow.core.labels import CLASS_INDEX, GROUP_INDEX_OF_CLASS, UnknownLabelError, canonical
 
-log = logging.getLogger("karyoflow.classify.data")
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -82,7 +82,7 @@ def relative_lengths(lengths: np.ndarray, cell_ids) -> np.ndarray:
 
 def case_splits(table: pd.DataFrame, *, test_fraction: float, val_fraction: float, seed: int):
     """Split label per row, drawn by case (all cells of a case together)."""
-    from karyoflow.splits import make_splits
+    from karyoflow.data.splits import make_splits
 
     cells = table[["image_id", "case_id"]].drop_duplicates("image_id")
     splits = make_splits(

@@ -11,9 +11,9 @@ from karyoflow.classify import metrics
 from karyoflow.classify.data import load_crop_set
 from karyoflow.classify.infer import classify, with_probabilities
 from karyoflow.classify.train import case_split_settings, load_classifier
-from karyoflow.labels import CLASSES
+from karyoflow.core.labels import CLASSES
 
-log = logging.getLogger("karyoflow.classify.evaluate")
+log = logging.getLogger(__name__)
 
 ABLATION_COLUMNS = [
     "straighten",
@@ -53,7 +53,7 @@ def summary(calls: pd.DataFrame, rate: float) -> dict:
 
 def cell_karyotype_scores(calls: pd.DataFrame, column: str) -> dict:
     """Exact numerical karyotype per cell: the calls in `column` against the true classes."""
-    from karyoflow.karyotype import iscn_from_labels, karyotype_scores
+    from karyoflow.core.iscn import iscn_from_labels, karyotype_scores
 
     truth, called = {}, {}
     for cell, group in calls.groupby("image_id"):
@@ -80,8 +80,9 @@ def evaluate_classifier_files(
     extra_copy_penalty: float,
 ) -> dict:
     """Every (straighten, head) model on the same test cells; full scores for the main one."""
-    from karyoflow import plots
-    from karyoflow.io.tables import write_csv, write_json, write_parquet
+    from karyoflow.classify.plots import classification_ablation
+    from karyoflow.core.plots import confusion_heatmap
+    from karyoflow.core.tables import write_csv, write_json, write_parquet
 
     sets, rows, main_result = {}, [], None
     for path, (method, head) in zip(models, variants, strict=True):
@@ -140,7 +141,7 @@ def evaluate_classifier_files(
     counts = pd.DataFrame(
         metrics.confusion_counts(true, calls["predicted_index"]), index=CLASSES, columns=CLASSES
     )
-    plots.confusion_heatmap(
+    confusion_heatmap(
         counts,
         confusion_png,
         f"Classification ({hyper['model']}, {hyper['head']}, {hyper['straighten']}): "
@@ -148,7 +149,7 @@ def evaluate_classifier_files(
         xlabel="predicted class",
         ylabel="true class",
     )
-    plots.classification_ablation(ablation, ablation_png)
+    classification_ablation(ablation, ablation_png)
     write_parquet(with_probabilities(calls, probabilities), predictions)
     log.info("main model: %s", {k: v for k, v in record.items() if k != "ablation"})
     return record
@@ -173,7 +174,7 @@ def classify_files(
     extra_copy_penalty: float,
 ) -> pd.DataFrame:
     """Rule classify: every crop of a crop set (labelled or not), with probabilities."""
-    from karyoflow.io.tables import write_parquet
+    from karyoflow.core.tables import write_parquet
 
     trained, crop_set, _ = classifier_and_crops(model, crops, straight_table, straight)
     table, probabilities, _ = classify(trained, crop_set, extra_copy_penalty)
@@ -198,7 +199,7 @@ def evaluate_external_crops_files(
     source: str = "",
 ) -> dict:
     """Rule evaluate_external_crops: the trained classifier on a crop folder held outside."""
-    from karyoflow.io.tables import write_json
+    from karyoflow.core.tables import write_json
 
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     labelled = crop_set.subset(np.flatnonzero(crop_set.labels >= 0))

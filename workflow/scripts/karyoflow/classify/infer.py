@@ -10,9 +10,9 @@ import pandas as pd
 
 from karyoflow.classify.assign import assign_cells
 from karyoflow.classify.data import CropSet, unit_scale
-from karyoflow.labels import CLASSES, GROUP_INDEX_OF_CLASS
+from karyoflow.core.labels import CLASSES, GROUP_INDEX_OF_CLASS
 
-log = logging.getLogger("karyoflow.classify.infer")
+log = logging.getLogger(__name__)
 
 _CHUNK = 8192  # crops scaled to floats at once (8192 at 64 px: 134 MB)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from karyoflow.labels import CLASSES, N_CLASSES
+from karyoflow.core.labels import CLASSES, N_CLASSES
 
 
 def confusion_counts(true: np.ndarray, predicted: np.ndarray) -> np.ndarray:

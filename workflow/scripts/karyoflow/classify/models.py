@@ -15,7 +15,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from karyoflow.labels import GROUP_INDEX_OF_CLASS, GROUPS, N_CLASSES
+from karyoflow.core.labels import GROUP_INDEX_OF_CLASS, GROUPS, N_CLASSES
 
 MODELS = ("cnn9", "resnet")
 HEADS = ("flat", "two_stage")

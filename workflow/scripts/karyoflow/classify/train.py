@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 
 from karyoflow.classify.data import CropSet
-from karyoflow.labels import CLASSES
+from karyoflow.core.labels import CLASSES
 
-log = logging.getLogger("karyoflow.classify.train")
+log = logging.getLogger(__name__)
 METADATA = "karyoflow.json"
 # What must match for fine-tuning from another checkpoint.
 ARCHITECTURE_KEYS = ("model", "head", "input_size", "filters", "dense", "use_length")
@@ -101,7 +101,7 @@ def _epoch_logger(total_epochs: int, checkpoint: Path | None, hyper: dict, resum
 def save_checkpoint(folder: Path, model, hyper: dict, state) -> None:
     """The model with its optimizer, the best weights so far, then (last, atomically) the
     state that names them: a kill at any point leaves the previous epoch's state valid."""
-    from karyoflow.io.atomic import atomic_path
+    from karyoflow.core.atomic import atomic_path
 
     folder.mkdir(parents=True, exist_ok=True)
     epoch = state.rows[-1]["epoch"]
@@ -214,7 +214,7 @@ def train(
 
 def save_classifier(model, hyper: dict, path: str | Path, record: dict | None = None) -> None:
     """Model archive with the hyperparameters and training record inside."""
-    from karyoflow.io.atomic import atomic_path
+    from karyoflow.core.atomic import atomic_path
 
     metadata = {"hyperparameters": hyper, "classes": list(CLASSES), "record": record or {}}
     with atomic_path(path) as tmp:
@@ -264,9 +264,9 @@ def train_classifier_files(
 ) -> dict:
     """Rule train_classifier: train on the train split, select on val, save all; an
     interrupted training resumes from <model folder>/checkpoint."""
-    from karyoflow import plots
+    from karyoflow.classify import plots
     from karyoflow.classify.data import load_crop_set
-    from karyoflow.io.tables import write_csv
+    from karyoflow.core.tables import write_csv
 
     started = time.perf_counter()
     crop_set = load_crop_set(

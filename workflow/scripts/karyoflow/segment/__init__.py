@@ -1,7 +1,7 @@
 """Instance segmentation of chromosomes inside their detection boxes: SAM or classical.
 
 `segment_images` runs one method over a table of images and boxes and returns the
-instance table; masks go to one .npz per image (karyoflow.io.masks).
+instance table; masks go to one .npz per image (karyoflow.core.masks).
 """
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karyoflow.errors import BadInputError
-from karyoflow.io.images import read_grayscale
-from karyoflow.io.masks import save_masks
-from karyoflow.logs import Progress
-from karyoflow.segment.classical import InstanceMask, clip_boxes, guess_polarity, segment_boxes
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.images import read_grayscale
+from karyoflow.core.masks import save_masks
+from karyoflow.core.logs import Progress
+from karyoflow.segment.classical import InstanceMask, segment_boxes
+from karyoflow.core.boxes import clip_boxes
+from karyoflow.core.polarity import guess_polarity
 
-log = logging.getLogger("karyoflow.segment")
+log = logging.getLogger(__name__)
 
 METHODS = ("auto", "sam", "classical")
 INSTANCE_COLUMNS = [

@@ -5,19 +5,20 @@ chromosomes on a dark background) wider than a chromosome, subtracted, and the d
 thresholded by Otsu's method. Per box: the foreground inside the slightly enlarged box;
 pixels that a neighbouring box also covers are shared out by a watershed on the distance
 transform, seeded by the pixels only this box covers and those only the neighbour covers;
-the largest component is kept and its holes filled. Masks may overlap where boxes do.
-"""
+the largest component is kept and its holes filled. Masks may overlap where boxes do."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
+from karyoflow.core.boxes import box_iou
+from karyoflow.core.boxes import clip_boxes
+from karyoflow.core.masks import THRESHOLD_SCALE, largest_component, otsu_foreground
+from karyoflow.core.polarity import guess_polarity
 
-from karyoflow.detection_metrics import box_iou
 
 POLARITIES = ("auto", "dark", "bright")
 
@@ -55,32 +56,6 @@ class InstanceMask:
         return out
 
 
-def clip_boxes(boxes: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Boxes rounded outwards to whole pixels and clipped to the image."""
-    h, w = shape
-    boxes = np.asarray(boxes, dtype=float).reshape(-1, 4)
-    out = np.stack(
-        [np.floor(boxes[:, 0]), np.floor(boxes[:, 1]), np.ceil(boxes[:, 2]), np.ceil(boxes[:, 3])],
-        axis=1,
-    )
-    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w)
-    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h)
-    return out.astype(int)
-
-
-def guess_polarity(image: np.ndarray, boxes: np.ndarray) -> str:
-    """ "dark" when the boxed pixels are darker than the rest of the image, else "bright"."""
-    inside = np.zeros(image.shape, dtype=bool)
-    for x0, y0, x1, y1 in clip_boxes(boxes, image.shape):
-        inside[y0:y1, x0:x1] = True
-    if not inside.any() or inside.all():
-        return "dark"
-    return "dark" if np.median(image[inside]) < np.median(image[~inside]) else "bright"
-
-
-# Otsu's threshold splits chromosome from background midway; the soft rim of a chromosome
-# (blur, pale G-bands at the edge) lies below it, so the cut is made lower.
-THRESHOLD_SCALE = 0.6
 MIN_EXCLUSIVE_SHARE = 0.5
 
 
@@ -105,10 +80,7 @@ def foreground(
     else:
         background = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, kernel)
         contrast = cv2.subtract(smooth, background)
-    otsu, _ = cv2.threshold(contrast, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    # Otsu on a mostly-empty image can settle on noise: demand a minimum contrast
-    threshold = max(otsu * scale, 8.0)
-    return contrast >= threshold, polarity, contrast
+    return otsu_foreground(contrast, floor=8.0, scale=scale), polarity, contrast
 
 
 def segment_boxes(
@@ -176,12 +148,3 @@ def _segment_one(fg, box, clipped, padded, i) -> InstanceMask | None:
     tight = (wx0 + xs.min(), wy0 + ys.min(), wx0 + xs.max() + 1, wy0 + ys.max() + 1)
     window = mine[py0 - wy0 : py1 - wy0, px0 - wx0 : px1 - wx0]
     return InstanceMask(int(px0), int(py0), window, round(float(box_iou(tight, box)[0, 0]), 4))
-
-
-def largest_component(mask: np.ndarray) -> np.ndarray:
-    labels, n = ndimage.label(mask)
-    if n <= 1:
-        return mask
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return labels == int(np.argmax(sizes))

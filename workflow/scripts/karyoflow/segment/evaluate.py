@@ -3,8 +3,7 @@
 Prompting with the annotated boxes measures the segmenter alone (detection misses would
 otherwise count as segmentation failures). Ground truth: the synthetic truth files
 (amodal outlines: the whole chromosome, also where another one lies on top) and LabelMe
-polygons (e.g. the BioImLab Q-band set).
-"""
+polygons (e.g. the BioImLab Q-band set)."""
 
 from __future__ import annotations
 
@@ -13,17 +12,19 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
 import cv2
 import numpy as np
 import pandas as pd
-
-from karyoflow.io.images import read_grayscale
+from karyoflow.core.images import read_grayscale
 from karyoflow.segment.classical import InstanceMask, segment_boxes
+from karyoflow.core.masks import polygon_mask
 
-log = logging.getLogger("karyoflow.segment.evaluate")
+log = logging.getLogger(__name__)
+
 
 KINDS = ("isolated", "touching", "overlapping")
+
+
 SCORE_COLUMNS = ["image_id", "instance", "kind", "iou", "dice", "truth_area", "pred_area"]
 
 
@@ -34,12 +35,6 @@ class TruthImage:
     boxes: np.ndarray  # (n, 4)
     masks: list[np.ndarray]  # full-image bool masks
     kinds: list[str]
-
-
-def polygon_mask(points, shape) -> np.ndarray:
-    mask = np.zeros(shape, dtype=np.uint8)
-    cv2.fillPoly(mask, [np.round(np.asarray(points)).astype(np.int32)], 1)
-    return mask > 0
 
 
 def synthetic_truth(image_path: str, truth_path: str, image_id: str) -> TruthImage:
@@ -60,7 +55,7 @@ def synthetic_truth(image_path: str, truth_path: str, image_id: str) -> TruthIma
 
 def labelme_truth(path: str | Path) -> TruthImage:
     """A LabelMe file: overlapping polygons are overlapping, touching ones touching."""
-    from karyoflow.io.labelme import read_labelme
+    from karyoflow.core.labelme import read_labelme
 
     annotated = read_labelme(path)
     masks = annotated.masks()
@@ -171,7 +166,7 @@ def iter_synthetic(manifest: pd.DataFrame) -> Iterator[TruthImage]:
 
 
 def iter_labelme(folder: str | Path) -> Iterator[TruthImage]:
-    from karyoflow.errors import BadInputError
+    from karyoflow.core.errors import BadInputError
 
     files = sorted(Path(folder).glob("*.json"))
     if not files:
@@ -183,16 +178,16 @@ def iter_labelme(folder: str | Path) -> Iterator[TruthImage]:
             log.warning("skipped %s", err)
 
 
-# ---- label maps (M-FISH / ADIR style) ----------------------------------------------
-
 OVERLAP_LABEL = 255
+
+
 MIN_INSTANCE_PX = 20
 
 
 def read_label_map(path: str | Path) -> np.ndarray:
     """A label image as its stored indices (a palette image is NOT expanded to colours)."""
-    from karyoflow.errors import BadInputError
-    from karyoflow.io.images import _pillow_open
+    from karyoflow.core.errors import BadInputError
+    from karyoflow.core.images import _pillow_open
 
     try:
         with _pillow_open()(path) as im:
@@ -209,7 +204,7 @@ def labelmap_truth(image_path, label_path, image_id: str) -> TruthImage:
     image, _ = read_grayscale(image_path)
     labels = read_label_map(label_path)
     if labels.shape != image.shape:
-        from karyoflow.errors import BadInputError
+        from karyoflow.core.errors import BadInputError
 
         raise BadInputError(
             label_path, "size_mismatch", f"label map {labels.shape} but image {image.shape}"
@@ -246,7 +241,7 @@ def labelmap_truth(image_path, label_path, image_id: str) -> TruthImage:
 
 def iter_labelmaps(folder: str | Path, image_suffix: str = "D", label_suffix: str = "K"):
     """Pairs <name><image_suffix>.<ext> / <name><label_suffix>.<ext> anywhere under folder."""
-    from karyoflow.errors import BadInputError
+    from karyoflow.core.errors import BadInputError
 
     folder = Path(folder)
     pairs = []

@@ -6,7 +6,7 @@ import logging
 
 import pandas as pd
 
-from karyoflow.io.tables import write_csv, write_json, write_parquet
+from karyoflow.core.tables import write_csv, write_json, write_parquet
 from karyoflow.segment import choose_method, segment_images
 from karyoflow.segment.evaluate import (
     classical_segmenter,
@@ -18,13 +18,13 @@ from karyoflow.segment.evaluate import (
     summarize,
 )
 
-log = logging.getLogger("karyoflow.segment")
+log = logging.getLogger(__name__)
 
 
 def _predictor(method: str, sam_weights: str, sam_imgsz: int, device: str, settings_dir: str):
     if method != "sam":
         return None
-    from karyoflow.detect import offline_environment, pick_device
+    from karyoflow.detect.runtime import offline_environment, pick_device
     from karyoflow.segment.sam import load_sam
 
     offline_environment(settings_dir)
@@ -46,7 +46,7 @@ def segment_shard(
     policy: str = "skip",
 ) -> pd.DataFrame:
     """Rule segment: the boxes at or above `confidence` of one shard of images."""
-    from karyoflow.detect import shard_of
+    from karyoflow.core.shards import shard_of
 
     method = choose_method(settings["method"], settings["sam_weights"])
     log.info("segmentation method: %s (configured %s)", method, settings["method"])
@@ -108,8 +108,8 @@ def evaluate_segmentation(
     split: str = "test",
 ) -> dict:
     """Rule evaluate_segmentation: the images of one split that carry truth files."""
-    from karyoflow import plots
-    from karyoflow.ingest import read_manifest
+    from karyoflow.segment import plots
+    from karyoflow.data.ingest import read_manifest
 
     table = read_manifest(manifest)
     chosen = pd.read_csv(splits, dtype={"image_id": str})

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from karyoflow.detection_metrics import box_iou
+from karyoflow.core.boxes import box_iou
 from karyoflow.segment.classical import InstanceMask
 
-log = logging.getLogger("karyoflow.segment.sam")
+log = logging.getLogger(__name__)
 
 # Ultralytics' names for SAM checkpoints; a renamed file cannot be built.
 CANONICAL_NAMES = (

@@ -1,0 +1,174 @@
+"""Detection on image tables (torch side): a trained YOLO model over sharded images, with
+the problems it meets (unreadable, far larger than imgsz, no detections) listed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+import pandas as pd
+from karyoflow.core.errors import BadInputError
+from karyoflow.core.images import read_grayscale
+from karyoflow.core.logs import Progress
+from karyoflow.core.shards import shard_of
+from karyoflow.detect.runtime import offline_environment, pick_device
+
+log = logging.getLogger(__name__)
+
+
+BOX_COLUMNS = ["image_id", "box_index", "class", "confidence", "xmin", "ymin", "xmax", "ymax"]
+
+
+ISSUE_COLUMNS = ["image_id", "image_path", "problem", "detail", "action"]
+
+
+# Beyond this ratio of image side to imgsz a chromosome shrinks below a few pixels of width
+# at the network's input: detection still runs, but the user is told.
+FAR_LARGER = 4.0
+
+
+def load_detector(weights: str | Path, class_names: list[str]):
+    """The trained YOLO model, checked to predict exactly `class_names`."""
+    from ultralytics import YOLO
+
+    weights = Path(weights)
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"detector weights {str(weights)!r} not found: train them (rule train_detector) "
+            "or set detect.weights to an existing .pt file"
+        )
+    model = YOLO(str(weights), task="detect")
+    names = [model.names[i] for i in sorted(model.names)]
+    if names != list(class_names):
+        shown = names if len(names) <= 4 else names[:3] + ["..."]
+        raise ValueError(
+            f"detector {str(weights)!r} predicts {len(names)} classes {shown}, but detect.task "
+            f"needs {len(class_names)} ({class_names[:3]}{'...' if len(class_names) > 3 else ''}): "
+            "set detect.task to match the weights or retrain"
+        )
+    return model
+
+
+def detect_images(
+    model,
+    images: pd.DataFrame,
+    *,
+    imgsz: int,
+    min_confidence: float = 0.01,
+    confidence: float = 0.25,
+    iou: float = 0.7,
+    max_det: int = 300,
+    batch: int = 8,
+    device: str = "auto",
+    policy: str = "skip",
+    progress_every: int = 50,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Boxes for every image in `images` (columns image_id, image_path), in batches.
+
+    Returns (boxes with BOX_COLUMNS in pixels of the original image, issues with
+    ISSUE_COLUMNS). Boxes down to `min_confidence` are kept; `confidence` is the operating
+    point. Unreadable images are skipped and listed (policy "skip") or stop the run
+    (policy "error"); images with no box at the operating point, images far larger
+    than imgsz and images whose `max_det` boxes all pass the operating point (so that
+    more may have been cut off) are listed and kept.
+    """
+    import cv2
+
+    device = pick_device(device)
+    names = [model.names[i] for i in sorted(model.names)]
+    boxes, issues = [], []
+
+    def kept_but_listed(image_id, image_path, problem, detail):
+        log.warning("%s: %s", image_path, detail)
+        issues.append((image_id, image_path, problem, detail, "kept"))
+
+    rows = list(images[["image_id", "image_path"]].itertuples(index=False))
+    progress = Progress(log, "detected", len(rows), every=progress_every)
+    for first in range(0, len(rows), batch):
+        chunk, arrays = [], []
+        for image_id, image_path in rows[first : first + batch]:
+            try:
+                grey, _ = read_grayscale(image_path)
+            except BadInputError as err:
+                if policy == "error":
+                    raise
+                log.warning("skipped %s", err)
+                issues.append((image_id, image_path, err.problem, err.detail, "skipped"))
+                continue
+            ratio = max(grey.shape) / imgsz
+            if ratio > FAR_LARGER:
+                kept_but_listed(
+                    image_id,
+                    image_path,
+                    "far_larger_than_imgsz",
+                    f"image is {grey.shape[1]}x{grey.shape[0]} px, {ratio:.1f}x detect.imgsz "
+                    f"{imgsz}: chromosomes shrink that much before detection; raise "
+                    "detect.imgsz or downscale such images",
+                )
+            chunk.append((image_id, image_path))
+            arrays.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
+        if arrays:
+            results = model.predict(
+                arrays,
+                imgsz=imgsz,
+                conf=min_confidence,
+                iou=iou,
+                max_det=max_det,
+                device=device,
+                verbose=False,
+            )
+            for (image_id, image_path), result in zip(chunk, results, strict=True):
+                found = result.boxes
+                xyxy = found.xyxy.cpu().numpy()
+                cls = found.cls.cpu().numpy().astype(int)
+                conf = found.conf.cpu().numpy()
+                if not (conf >= confidence).any():
+                    kept_but_listed(
+                        image_id,
+                        image_path,
+                        "no_detections",
+                        f"no chromosome detected at confidence {confidence} "
+                        f"({len(xyxy)} weaker boxes): no metaphase in view?",
+                    )
+                if len(xyxy) >= max_det and conf.min() >= confidence:
+                    kept_but_listed(
+                        image_id,
+                        image_path,
+                        "max_det_reached",
+                        f"{len(xyxy)} boxes, all at confidence {confidence} or more: "
+                        f"detect.max_det {max_det} may have cut off further chromosomes; "
+                        "raise detect.max_det",
+                    )
+                for i in range(len(xyxy)):
+                    boxes.append((image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist()))
+        progress.update(min(first + batch, len(rows)))
+    table = pd.DataFrame(boxes, columns=BOX_COLUMNS)
+    table[["xmin", "ymin", "xmax", "ymax"]] = table[["xmin", "ymin", "xmax", "ymax"]].round(2)
+    return table, pd.DataFrame(issues, columns=ISSUE_COLUMNS)
+
+
+def detect_shard(
+    weights: str,
+    images_csv: str,
+    boxes_out: str,
+    issues_out: str,
+    *,
+    shard: int,
+    n_shards: int,
+    task: str,
+    settings_dir: str,
+    settings: dict,
+    policy: str = "skip",
+) -> pd.DataFrame:
+    """Rule detect: one shard of an image list, boxes to parquet, issues to TSV."""
+    from karyoflow.core.tables import write_csv, write_parquet
+    from karyoflow.detect.dataset import class_names
+
+    offline_environment(settings_dir)
+    images = shard_of(pd.read_csv(images_csv, dtype={"image_id": str}), shard, n_shards)
+    log.info("shard %d of %d: %d images", shard + 1, n_shards, len(images))
+    model = load_detector(weights, class_names(task))
+    boxes, issues = detect_images(model, images, policy=policy, **settings)
+    write_parquet(boxes, boxes_out)
+    write_csv(issues, issues_out, sep="\t")
+    log.info("%d boxes in %d images; %d issue(s)", len(boxes), len(images), len(issues))
+    return boxes

@@ -1,0 +1,56 @@
+"""Ultralytics without the network (torch side).
+
+Call `offline_environment` before anything imports ultralytics: it reads its settings
+directory and offline switch at import time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+from karyoflow.core.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def offline_environment(settings_dir: str | Path) -> None:
+    """Keep Ultralytics off the network and its settings file under our results folder."""
+    settings_dir = Path(settings_dir).resolve()
+    settings_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["YOLO_OFFLINE"] = "1"
+    os.environ["YOLO_CONFIG_DIR"] = str(settings_dir)
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    # Ultralytics' dataset check asks for Arial whether or not it plots, and looks it up
+    # online when the settings folder lacks it: give it matplotlib's bundled DejaVu Sans
+    # under that name (it only draws labels, and plots are off).
+    from matplotlib import get_data_path
+
+    bundled = Path(get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    for name in ("Arial.ttf", "Arial.Unicode.ttf"):
+        font = settings_dir / "Ultralytics" / name  # where Ultralytics keeps its settings
+        if not font.is_file():
+            with atomic_path(font) as tmp:
+                shutil.copyfile(bundled, tmp)
+
+
+def resolve_model(model: str) -> str:
+    """A model yaml known to Ultralytics (built from scratch) or an existing local .pt."""
+    if model.endswith((".yaml", ".yml")):
+        return model
+    if model.endswith(".pt"):
+        if not Path(model).is_file():
+            raise FileNotFoundError(
+                f"detector weights {model!r} not found: nothing is downloaded here, so put the "
+                "file there or use a model yaml (e.g. yolo11n.yaml) to train from scratch"
+            )
+        return model
+    raise ValueError(f"detector model {model!r} must be a model yaml or a local .pt file")
+
+
+def pick_device(device: str = "auto") -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "0" if torch.cuda.is_available() else "cpu"

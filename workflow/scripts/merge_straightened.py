@@ -1,0 +1,9 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from karyoflow.core.logs import log_to_stderr
+
+log_to_stderr()
+from karyoflow.straighten.run import merge_straightened_files
+
+merge_straightened_files(**snakemake.input, **snakemake.output)
