@@ -187,3 +187,21 @@ def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
     # the first epoch is the killed run's own row (its clock), not a retrained one
     assert epochs["time"].iloc[0] == before["time"].iloc[0]
     assert record["train_seconds"] > epochs["time"].iloc[-1]  # both runs' time counted
+
+
+def test_cpu_training_keeps_the_threads_it_was_given(tmp_path):
+    """Ultralytics resets torch to cpu_count - 1 threads when it selects the CPU (one on
+    a 2-core machine); a job given 3 threads keeps 3."""
+    import torch
+    from karyoflow.detect.runtime import offline_environment, use_cpu_threads
+
+    offline_environment(tmp_path / "ultralytics")
+    before = torch.get_num_threads()
+    try:
+        use_cpu_threads(3)
+        from ultralytics.utils.torch_utils import select_device
+
+        select_device("cpu", verbose=False)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -203,12 +203,12 @@ def _wrong_group_label(root):
 
 
 def _box_outside(root):
-    add_sample(root, "bad", labels=["A1", "A2"], boxes=[(1, 1, 9, 9), (10, 10, W + 1, 20)])
+    add_sample(root, "bad", labels=["A1", "A2"], boxes=[(1, 1, 9, 9), (10, 10, W + 3, 20)])
     return "box_outside_image", root / "bad.xml"
 
 
 def _negative_box(root):
-    add_sample(root, "bad", labels=["A1"], boxes=[(-3, 1, 9, 9)])
+    add_sample(root, "bad", labels=["A1"], boxes=[(-5, 1, 9, 9)])
     return "box_outside_image", root / "bad.xml"
 
 
@@ -525,3 +525,69 @@ def test_fetch_kaggle_without_credentials(tmp_path, monkeypatch):
     assert has_kaggle_credentials()
     with pytest.raises(ValueError):
         fetch_kaggle("not a dataset", tmp_path / "dest")
+
+
+def test_both_cil_layouts_parse_with_the_official_split(real_data_dir, tmp_path):
+    """The shared subset's images/ + annotations/ layout, and the original set's
+    24_chromosomes_object/JEPG + annotations with train.txt / test.txt, give the same
+    manifest; the lists decide test, validation is carved from train."""
+    from karyoflow.data.run import split
+
+    subset = real_data_dir / "cil5000_train_subset"
+    ids = sorted(subset.joinpath("ids.txt").read_text().split())[:6]
+    original = tmp_path / "original"
+    for folder in ("24_chromosomes_object/JEPG", "24_chromosomes_object/annotations"):
+        (original / folder).mkdir(parents=True)
+    shared = tmp_path / "shared_layout"
+    for folder in ("images", "annotations"):
+        (shared / folder).mkdir(parents=True)
+    for image_id in ids:
+        for src, dst_original, dst_shared in (
+            (f"images/{image_id}.jpg", "24_chromosomes_object/JEPG", "images"),
+            (f"annotations/{image_id}.xml", "24_chromosomes_object/annotations", "annotations"),
+        ):
+            data = (subset / src).read_bytes()
+            (original / dst_original / Path(src).name).write_bytes(data)
+            (shared / dst_shared / Path(src).name).write_bytes(data)
+    (original / "test.txt").write_text("".join(f"{i}.jpg\n" for i in ids[:2]))
+    (original / "train.txt").write_text("".join(f"{i}.jpg\n" for i in ids[2:]))
+
+    manifests = []
+    for root in (original, shared):
+        result = ingest_voc([root], policy="error")
+        assert set(result.bad_inputs["action"]) <= {"converted"}  # e.g. RGB made grey
+        manifests.append(result.manifest.set_index("image_id"))
+    first, second = manifests
+    assert list(first.index) == list(second.index) == ids
+    columns = ["n_objects", "karyotype", "width", "height", "sha256"]
+    pd.testing.assert_frame_equal(first[columns], second[columns])
+    assert first["karyotype"].str.match(r"^\d+,[XY]+").all()
+
+    manifest_csv = tmp_path / "manifest.csv"
+    first.reset_index().to_csv(manifest_csv, index=False)
+    out = tmp_path / "splits.csv"
+    split(
+        str(manifest_csv),
+        str(out),
+        seed=0,
+        test_fraction=0.25,
+        val_fraction=0.15,
+        test_list="test.txt",  # found under the dataset folder by name
+        train_list="train.txt",
+        roots=[str(original)],
+    )
+    splits = pd.read_csv(out, dtype={"image_id": str}).set_index("image_id")["split"]
+    assert set(splits[splits == "test"].index) == set(ids[:2])
+    assert (splits[ids[2:]] != "test").all() and (splits == "val").sum() == 1
+
+
+def test_a_box_one_pixel_outside_is_clipped_not_refused(tmp_path):
+    """Annotation tools round box edges outwards (the CIL set has boxes at -1): within
+    BOX_SLACK_PX the box is clipped and the image kept, with a 'converted' row."""
+    add_sample(tmp_path, "edge", labels=["A1", "A2"], boxes=[(-1, 1, 9, 9), (10, 10, W + 1, 20)])
+    result = ingest_voc([tmp_path], policy="error")
+    assert list(result.manifest["image_id"]) == ["edge"]
+    boxes = result.annotations[["xmin", "ymin", "xmax", "ymax"]].values.tolist()
+    assert boxes == [[0, 1, 9, 9], [10, 10, W, 20]]
+    assert result.bad_inputs["problem"].tolist() == ["box_clipped", "box_clipped"]
+    assert set(result.bad_inputs["action"]) == {"converted"}

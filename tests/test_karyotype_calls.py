@@ -158,3 +158,36 @@ def test_predict_summary_has_a_row_per_input_image(tmp_path):
     assert calls.loc["in/a.png", "karyotype"] == "46,XX"
     assert calls.loc["in/empty.png", "flag"] == "no_chromosomes"
     assert calls.loc["in/broken.jpg", "flag"] == "unreadable: truncated"
+
+
+def test_chromosome_table_joins_boxes_and_flags_weak_calls():
+    from karyoflow.karyotype.predict import CHROMOSOME_COLUMNS, chromosome_table
+
+    crops = pd.DataFrame(
+        {
+            "crop_id": ["b#0", "a#1", "a#0"],
+            "instance_id": [0, 1, 0],
+            "xmin": [5.0, 100.25, 10.0],
+            "ymin": [6.0, 40.0, 20.0],
+            "xmax": [25.0, 130.0, 30.5],
+            "ymax": [60.0, 90.0, 80.0],
+        }
+    )
+    calls = pd.DataFrame(
+        {
+            "crop_id": ["a#0", "a#1", "b#0"],
+            "image_id": ["a", "a", "b"],
+            "assigned": ["1", "X", "21"],
+            "assigned_probability": [0.97, 0.31, 0.8],
+            "assignment_margin": [5.0, 0.2, 0.4],
+        }
+    )
+    table = chromosome_table(calls, crops, low_probability=0.5, low_margin=1.0)
+    assert list(table.columns) == CHROMOSOME_COLUMNS
+    assert table[["image_id", "chromosome"]].values.tolist() == [["a", 0], ["a", 1], ["b", 0]]
+    first = table.iloc[0]
+    assert (first["x1"], first["y1"], first["x2"], first["y2"]) == (10.0, 20.0, 30.5, 80.0)
+    assert table["class"].tolist() == ["1", "X", "21"]
+    assert table["flag"].tolist() == ["ok", "low_probability;low_margin", "low_margin"]
+    with pytest.raises(ValueError, match="crop table"):
+        chromosome_table(calls.assign(crop_id=["a#0", "a#1", "zz#9"]), crops)

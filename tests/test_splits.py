@@ -84,3 +84,27 @@ def test_argument_validation():
     clash = pd.DataFrame({"image_id": ["a", "a"], "case": ["1", "2"]})
     with pytest.raises(ValueError, match="more than one"):
         make_splits(clash, group_column="case")
+
+
+def test_official_lists_are_honoured_and_val_comes_from_train(tmp_path):
+    from karyoflow.data.splits import read_id_list, splits_from_lists
+
+    manifest = pd.DataFrame({"image_id": [f"{i:03d}" for i in range(30)]})
+    lists = tmp_path / "test.txt"
+    lists.write_text("24_chromosomes_object/JEPG/000.jpg\n001\n\n# a comment\n002.jpg\n")
+    test_ids = read_id_list(lists)
+    assert test_ids == {"000", "001", "002"}
+    train_ids = {f"{i:03d}" for i in range(3, 28)}  # 028 and 029 on neither list
+    splits = splits_from_lists(manifest, test_ids=test_ids, train_ids=train_ids, seed=4)
+    by_id = dict(zip(splits["image_id"], splits["split"], strict=True))
+    assert {i for i, s in by_id.items() if s == "test"} == test_ids
+    assert by_id["028"] == by_id["029"] == "unlisted"
+    val = {i for i, s in by_id.items() if s == "val"}
+    assert len(val) == 4 and val <= train_ids  # ceil(0.15 x 25)
+    again = splits_from_lists(manifest, test_ids=test_ids, train_ids=train_ids, seed=4)
+    pd.testing.assert_frame_equal(splits, again)
+    # without a train list every image off the test list trains or validates
+    open_pool = splits_from_lists(manifest, test_ids=test_ids, seed=4)
+    assert set(open_pool["split"]) == {"train", "val", "test"}
+    with pytest.raises(ValueError, match="both"):
+        splits_from_lists(manifest, test_ids={"005"}, train_ids={"005", "006"})

@@ -76,6 +76,16 @@ def dataset_roots(wildcards, input):
     return [config["dataset"]["path"]]
 
 
+def dataset_root_paths():
+    """Where the dataset's own files (e.g. official split lists) are looked up."""
+    source = config["dataset"]["source"]
+    if source == "kaggle":
+        return [result("data", "kaggle")]
+    if source == "voc":
+        return [config["dataset"]["path"]]
+    return []
+
+
 def data_targets():
     return [
         result("data", "manifest.csv"),
@@ -310,9 +320,10 @@ def classifier_hyper(wildcards):
     keys += ("augment",)
     use_length = settings["use_length"]
     # imported crop sets are split by case with the dataset's fractions
+    fractions = {key: config["split"][key] for key in ("test_fraction", "val_fraction")}
     return (
         {key: settings[key] for key in keys}
-        | config["split"]
+        | fractions
         | {
             "head": wildcards.head,
             "straighten": wildcards.method,
@@ -517,5 +528,6 @@ def karyotype_truth_manifest(wildcards):
 def karyotype_targets():
     return [
         result("karyotype", "test", "cells.tsv"),
+        result("karyotype", "test", "chromosomes.tsv"),
         result("karyotype", "test", "evaluation.json"),
     ]

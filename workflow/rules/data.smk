@@ -68,6 +68,9 @@ rule split:
         seed=config["seed"],
         test_fraction=config["split"]["test_fraction"],
         val_fraction=config["split"]["val_fraction"],
+        test_list=config["split"]["test_list"],
+        train_list=config["split"]["train_list"],
+        roots=dataset_root_paths(),
     script:
         "../scripts/split.py"
 

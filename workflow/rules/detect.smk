@@ -45,6 +45,7 @@ rule train_detector:
         settings=training_settings,
         settings_dir=result("detect", "ultralytics"),
         run_dir=result("detect", "model", "run"),
+        threads=lambda wildcards, threads: threads,
     script:
         "../scripts/train_detector.py"
 

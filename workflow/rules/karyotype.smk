@@ -77,11 +77,44 @@ rule predict_summary:
         "../scripts/predict_summary.py"
 
 
+# One row per called chromosome (box in input pixels, class, probability, margin, flag):
+# what a reviewer or a LIMS reads, and what an outside evaluation joins against.
+rule chromosome_table:
+    input:
+        classified=result("classify", "calls", "{crop_set}.parquet"),
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+    output:
+        chromosomes=result("karyotype", "{crop_set}", "chromosomes.tsv"),
+    log:
+        result("logs", "karyotype", "{crop_set}_chromosomes.log"),
+    group:
+        "karyotype_tables"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        low_probability=config["karyotype"]["low_probability"],
+        low_margin=config["karyotype"]["low_margin"],
+    script:
+        "../scripts/chromosome_table.py"
+
+
+# New images: the table beside results/predict/calls.tsv.
+use rule chromosome_table as predict_chromosomes with:
+    input:
+        classified=result("classify", "calls", "predict.parquet"),
+        crops=result("crops", "predict", "crops.parquet"),
+    output:
+        chromosomes=result("predict", "chromosomes.tsv"),
+    log:
+        result("logs", "predict", "chromosomes.log"),
+
+
 rule predict:
     input:
         with_provenance(
             [
                 result("predict", "calls.tsv"),
+                result("predict", "chromosomes.tsv"),
                 # every instance of the new images, and the ones segmentation flagged
                 result("segment", "predict", "instances.parquet"),
                 result("segment", "predict", "issues.tsv"),

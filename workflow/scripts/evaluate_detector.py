@@ -1,10 +1,10 @@
 import sys
 
 sys.stderr = open(snakemake.log[0], "w", buffering=1)
-from karyoflow.core.logs import log_to_stderr
+from karyoflow.core.logs import log_to_stderr  # noqa: E402
 
 log_to_stderr()
-from karyoflow.detect.evaluate import evaluate_detector
+from karyoflow.detect.evaluate import evaluate_detector  # noqa: E402
 
 evaluate_detector(
     snakemake.input.boxes,

@@ -20,8 +20,8 @@ import numpy as np
 import tifffile
 from PIL import Image, ImageFile, UnidentifiedImageError
 
-from karyoflow.core.errors import BadInputError
 from karyoflow.core.atomic import atomic_path
+from karyoflow.core.errors import BadInputError
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}

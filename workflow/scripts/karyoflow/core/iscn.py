@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
+
 from karyoflow.core.labels import AUTOSOMES, canonical
 
 

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 import cv2
+import numpy as np
 from scipy import ndimage
 
 from karyoflow.core.atomic import atomic_path

@@ -4,14 +4,15 @@ curve panel."""
 from __future__ import annotations
 
 from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
-from karyoflow.core.atomic import atomic_path  # noqa: E402
 
+from karyoflow.core.atomic import atomic_path  # noqa: E402
 
 SPLIT_ORDER = ["train", "val", "test"]
 

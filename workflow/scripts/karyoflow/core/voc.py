@@ -12,8 +12,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from karyoflow.core.errors import BadInputError
 from karyoflow.core.atomic import atomic_path
+from karyoflow.core.errors import BadInputError
 
 _BOX_FIELDS = ("xmin", "ymin", "xmax", "ymax")
 

@@ -12,9 +12,11 @@ their masks (ragged, packed as in karyoflow.core.masks); one table row per crop.
 from __future__ import annotations
 
 import logging
+
 import cv2
 import numpy as np
 import pandas as pd
+
 from karyoflow.core.atomic import atomic_path
 from karyoflow.core.masks import pack_masks, unpack_masks
 

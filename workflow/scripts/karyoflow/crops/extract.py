@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
 from karyoflow.core.images import read_grayscale
 from karyoflow.core.masks import load_masks
 from karyoflow.crops.canvas import (
@@ -15,8 +17,8 @@ from karyoflow.crops.canvas import (
     cell_scale,
     crops_from_cells,
     load_crops,
-    merge_crop_shards,
     mask_length,
+    merge_crop_shards,
     save_crops,
     to_canvas,
 )
@@ -172,8 +174,8 @@ def truth_crop_cells(manifest: pd.DataFrame) -> dict:
     """
     import json
 
-    from karyoflow.core.polarity import guess_polarity
     from karyoflow.core.masks import polygon_mask
+    from karyoflow.core.polarity import guess_polarity
 
     with_truth = manifest[manifest["truth_path"].fillna("").astype(str) != ""]
     if with_truth.empty:
@@ -206,8 +208,8 @@ def truth_crops_files(
     manifest: str, splits: str, crops: str, arrays: str, gallery: str, *, side: int, fill: float
 ) -> pd.DataFrame:
     """Rule truth_crops: every truth instance of every split, labelled with its split."""
-    from karyoflow.crops import plots
     from karyoflow.core.tables import write_parquet
+    from karyoflow.crops import plots
 
     started = time.perf_counter()
     table = crops_from_cells(

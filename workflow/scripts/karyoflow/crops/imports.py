@@ -6,8 +6,10 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
+
 import numpy as np
 import pandas as pd
+
 from karyoflow.core.images import read_grayscale
 from karyoflow.core.polarity import crop_polarity, guess_polarity
 from karyoflow.crops.canvas import crops_from_cells, load_crops
@@ -235,8 +237,8 @@ def import_karyograms_files(
 
 def _write_imported(table, bad, crops: str, arrays: str, bad_crops: str, gallery: str) -> None:
     """The outputs every crop import writes: table, left-out files, gallery."""
-    from karyoflow.crops import plots
     from karyoflow.core.tables import write_csv, write_parquet
+    from karyoflow.crops import plots
 
     write_parquet(table, crops)
     write_csv(bad, bad_crops, sep="\t")

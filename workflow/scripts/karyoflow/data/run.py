@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from karyoflow.data.ingest import ingest_images, ingest_voc, write_ingest
 from karyoflow.core.tables import write_csv
-from karyoflow.data.splits import make_splits
+from karyoflow.data.ingest import ingest_images, ingest_voc, write_ingest
+from karyoflow.data.splits import find_split_list, make_splits, read_id_list, splits_from_lists
 from karyoflow.data.synth import SynthParams, generate_shard
 
 
@@ -49,12 +49,31 @@ def ingest(
 
 
 def split(
-    manifest: str, splits: str, *, seed: int, test_fraction: float, val_fraction: float
+    manifest: str,
+    splits: str,
+    *,
+    seed: int,
+    test_fraction: float,
+    val_fraction: float,
+    test_list: str = "",
+    train_list: str = "",
+    roots: list[str] = (),
 ) -> None:
-    table = make_splits(
-        pd.read_csv(manifest, dtype={"image_id": str}),
-        test_fraction=test_fraction,
-        val_fraction=val_fraction,
-        seed=seed,
-    )
+    """Seeded split by image, or the dataset's official one where a test list is given
+    (validation then carved from its training images)."""
+    images = pd.read_csv(manifest, dtype={"image_id": str})
+    if test_list:
+        table = splits_from_lists(
+            images,
+            test_ids=read_id_list(find_split_list(test_list, list(roots))),
+            train_ids=(
+                read_id_list(find_split_list(train_list, list(roots))) if train_list else None
+            ),
+            val_fraction=val_fraction,
+            seed=seed,
+        )
+    else:
+        table = make_splits(
+            images, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
+        )
     write_csv(table, splits)

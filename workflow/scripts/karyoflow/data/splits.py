@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import numbers
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -71,6 +72,73 @@ def make_splits(
     return result.sort_values("image_id", kind="stable").reset_index(drop=True)
 
 
+UNLISTED = "unlisted"
+
+
+def read_id_list(path: str | Path) -> set[str]:
+    """Image ids of a split list: one entry per line, a bare id or a file path (the stem
+    of its last component is the id, as ingestion names images); blanks and # skipped."""
+    ids = set()
+    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
+        entry = line.strip()
+        if entry and not entry.startswith("#"):
+            ids.add(Path(entry.replace("\\", "/")).stem)
+    if not ids:
+        raise ValueError(f"split list {path} names no image")
+    return ids
+
+
+def splits_from_lists(
+    manifest: pd.DataFrame,
+    *,
+    test_ids: set[str],
+    train_ids: set[str] | None = None,
+    val_fraction: float = 0.15,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """An official split honoured: the listed test images are test; validation is carved
+    from the training images (all others where no train list is given) as
+    ceil(val_fraction x n) of them, shuffled by image with `seed`. Images on neither list
+    get the split "unlisted" (no stage uses them), and are logged."""
+    _check_fraction("val_fraction", val_fraction)
+    ids = manifest["image_id"].astype(str)
+    split = pd.Series("train", index=manifest.index, dtype=object)
+    split[ids.isin(test_ids)] = "test"
+    if train_ids is not None:
+        split[~ids.isin(test_ids) & ~ids.isin(train_ids)] = UNLISTED
+    both = sorted(set(test_ids) & set(train_ids or ()))
+    if both:
+        raise ValueError(f"images on both the train and the test list, e.g. {both[:5]}")
+    pool = np.array(sorted(ids[split == "train"]), dtype=object)
+    n_val = min(_ceil(val_fraction * len(pool)), max(len(pool) - 1, 0))
+    val = set(pool[np.random.default_rng(seed).permutation(len(pool))[:n_val]])
+    split[ids.isin(val)] = "val"
+    counts = split.value_counts().to_dict()
+    logger.info("official split: %s", counts)
+    if counts.get(UNLISTED):
+        logger.warning("%d image(s) are on neither split list and are left out", counts[UNLISTED])
+    missing = len(set(test_ids) - set(ids))
+    if missing:
+        logger.warning("%d test-list image(s) are not in this dataset", missing)
+    result = pd.DataFrame({"image_id": ids, "split": split})
+    return result.sort_values("image_id", kind="stable").reset_index(drop=True)
+
+
+def find_split_list(name: str, roots: list[str | Path]) -> Path:
+    """A split list by path, or (relative) by name anywhere under the dataset roots."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    if not path.is_absolute():
+        for root in roots:
+            found = sorted(Path(root).rglob(path.name)) if Path(root).is_dir() else []
+            if found:
+                return found[0]
+    raise FileNotFoundError(
+        f"split list {name!r} is neither a file nor found under {', '.join(map(str, roots))}"
+    )
+
+
 def _check_fraction(name: str, value: float) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
@@ -99,8 +167,8 @@ def write_image_list(
     manifest: str, out_csv: str, splits: str | None = None, split: str | None = None
 ) -> pd.DataFrame:
     """The image_id and image_path of every image in the manifest CSV, or of one split."""
-    from karyoflow.data.ingest import read_manifest
     from karyoflow.core.tables import write_csv
+    from karyoflow.data.ingest import read_manifest
 
     images = read_manifest(manifest)[["image_id", "image_path"]]
     if split is not None:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from karyoflow.detect.metrics import confusion_matrix, evaluate_detections
-from karyoflow.core.tables import write_csv, write_json
 from karyoflow.core.labels import CLASSES
+from karyoflow.core.tables import write_csv, write_json
 from karyoflow.detect.dataset import class_names
+from karyoflow.detect.metrics import confusion_matrix, evaluate_detections
 
 log = logging.getLogger(__name__)
 

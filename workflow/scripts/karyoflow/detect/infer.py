@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+
 import pandas as pd
+
 from karyoflow.core.errors import BadInputError
 from karyoflow.core.images import read_grayscale
 from karyoflow.core.logs import Progress

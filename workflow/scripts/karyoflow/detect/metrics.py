@@ -12,10 +12,11 @@ predictions), boxes in pixels."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from karyoflow.core.boxes import match_boxes, match_image
 
+from karyoflow.core.boxes import match_boxes, match_image
 
 IOU_THRESHOLDS = np.round(np.arange(0.50, 0.951, 0.05), 2)
 

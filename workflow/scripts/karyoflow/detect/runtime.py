@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
+
 from karyoflow.core.atomic import atomic_path
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,20 @@ def offline_environment(settings_dir: str | Path) -> None:
         if not font.is_file():
             with atomic_path(font) as tmp:
                 shutil.copyfile(bundled, tmp)
+
+
+def use_cpu_threads(threads: int) -> None:
+    """Let torch use the job's threads on the CPU. Ultralytics resets torch to
+    cpu_count - 1 threads whenever it selects the CPU, which is one thread on a 2-core
+    machine: half of what the job was given. Call after `offline_environment`."""
+    import torch
+    import ultralytics.utils
+    import ultralytics.utils.torch_utils
+
+    threads = max(int(threads), 1)
+    ultralytics.utils.NUM_THREADS = threads
+    ultralytics.utils.torch_utils.NUM_THREADS = threads
+    torch.set_num_threads(threads)
 
 
 def resolve_model(model: str) -> str:

@@ -7,10 +7,17 @@ import logging
 import shutil
 import time
 from pathlib import Path
+
 import pandas as pd
+
 from karyoflow.core.atomic import atomic_path
 from karyoflow.core.tables import write_json
-from karyoflow.detect.runtime import offline_environment, pick_device, resolve_model
+from karyoflow.detect.runtime import (
+    offline_environment,
+    pick_device,
+    resolve_model,
+    use_cpu_threads,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,9 +179,12 @@ def train_detector_files(
     settings_dir: str,
     run_dir: str,
     settings: dict,
+    threads: int = 1,
 ) -> dict:
-    """Rule train_detector: offline set-up, then `train_detector` on dataset_dir/data.yaml."""
+    """Rule train_detector: offline set-up, then `train_detector` on dataset_dir/data.yaml
+    with `threads` CPU threads (where it trains on the CPU)."""
     offline_environment(settings_dir)
+    use_cpu_threads(threads)
     if Path(record) != Path(weights).with_suffix(".json"):
         raise ValueError(f"the record {record} must sit beside the weights as {weights}.json")
     return train_detector(

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from karyoflow.core.labels import AUTOSOMES, canonical
-import pandas as pd
-from karyoflow.core.iscn import iscn_from_labels
 
+import pandas as pd
+
+from karyoflow.core.iscn import iscn_from_labels
+from karyoflow.core.labels import AUTOSOMES, canonical
 
 CELL_COLUMNS = [
     "image_id",
@@ -63,7 +64,6 @@ def call_cells(
     calls: pd.DataFrame, low_probability: float = 0.5, low_margin: float = 1.0
 ) -> pd.DataFrame:
     """Per-cell karyotype calls from a classify table (assigned classes)."""
-    from karyoflow.karyotype.calls import CELL_COLUMNS, call_cell
 
     rows = []
     for image_id, cell in calls.groupby("image_id", sort=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -13,9 +14,9 @@ def evaluate_karyotypes_files(
 ) -> dict:
     """Rule evaluate_karyotypes: calls per cell against the manifest's true karyotypes,
     over every image of the set (an image with no call counts as a wrong call)."""
-    from karyoflow.karyotype import plots
-    from karyoflow.core.tables import write_json
     from karyoflow.core.iscn import karyotype_scores
+    from karyoflow.core.tables import write_json
+    from karyoflow.karyotype import plots
 
     called = pd.read_csv(cells, sep="\t", dtype={"image_id": str})
     in_set = set(pd.read_csv(images, dtype={"image_id": str})["image_id"])

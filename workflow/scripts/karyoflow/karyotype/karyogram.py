@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
+
 from karyoflow.core.bands import chromosome
 from karyoflow.karyotype.calls import call_cells
 
@@ -128,8 +130,8 @@ def karyogram_files(
 ) -> pd.DataFrame:
     """Rule karyograms: per-cell calls table and one karyogram PNG per cell."""
     from karyoflow.core.atomic import atomic_path
-    from karyoflow.core.tables import write_csv
     from karyoflow.core.logs import Progress
+    from karyoflow.core.tables import write_csv
 
     table = pd.read_parquet(calls)
     with np.load(straight) as data:

@@ -12,13 +12,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from karyoflow.core.boxes import clip_boxes
 from karyoflow.core.errors import BadInputError
 from karyoflow.core.images import read_grayscale
-from karyoflow.core.masks import save_masks
 from karyoflow.core.logs import Progress
-from karyoflow.segment.classical import InstanceMask, segment_boxes
-from karyoflow.core.boxes import clip_boxes
+from karyoflow.core.masks import save_masks
 from karyoflow.core.polarity import guess_polarity
+from karyoflow.segment.classical import InstanceMask, segment_boxes
 
 log = logging.getLogger(__name__)
 

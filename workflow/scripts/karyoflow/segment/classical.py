@@ -10,15 +10,15 @@ the largest component is kept and its holes filled. Masks may overlap where boxe
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
-from karyoflow.core.boxes import box_iou
-from karyoflow.core.boxes import clip_boxes
+
+from karyoflow.core.boxes import box_iou, clip_boxes
 from karyoflow.core.masks import THRESHOLD_SCALE, largest_component, otsu_foreground
 from karyoflow.core.polarity import guess_polarity
-
 
 POLARITIES = ("auto", "dark", "bright")
 

@@ -12,12 +12,14 @@ import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
 import cv2
 import numpy as np
 import pandas as pd
+
 from karyoflow.core.images import read_grayscale
-from karyoflow.segment.classical import InstanceMask, segment_boxes
 from karyoflow.core.masks import polygon_mask
+from karyoflow.segment.classical import InstanceMask, segment_boxes
 
 log = logging.getLogger(__name__)
 

@@ -108,8 +108,8 @@ def evaluate_segmentation(
     split: str = "test",
 ) -> dict:
     """Rule evaluate_segmentation: the images of one split that carry truth files."""
-    from karyoflow.segment import plots
     from karyoflow.data.ingest import read_manifest
+    from karyoflow.segment import plots
 
     table = read_manifest(manifest)
     chosen = pd.read_csv(splits, dtype={"image_id": str})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
 from karyoflow.straighten.methods import METHODS, straighten
 from karyoflow.straighten.run import place_on_canvas
 
@@ -89,10 +90,10 @@ def evaluate_straightening(
 
     import pandas as pd
 
-    from karyoflow.straighten import plots
+    from karyoflow.core.tables import write_json
     from karyoflow.crops.canvas import load_crops
     from karyoflow.data.ingest import read_manifest
-    from karyoflow.core.tables import write_json
+    from karyoflow.straighten import plots
 
     log = logging.getLogger(__name__)
     table = pd.read_parquet(crops)
@@ -169,8 +170,8 @@ def straighten_gallery_files(
     """Before/after pictures of the most bent crops of a set (e.g. real crops)."""
     import pandas as pd
 
-    from karyoflow.straighten import plots
     from karyoflow.crops.canvas import load_crops
+    from karyoflow.straighten import plots
 
     crops_table = pd.read_parquet(crops)
     before, _ = load_crops(arrays)

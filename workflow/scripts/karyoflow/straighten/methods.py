@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from scipy import ndimage
-
 
 METHODS = ("none", "seed_affine", "medial_axis")
 

@@ -4,8 +4,8 @@ shards in the crop table's order."""
 from __future__ import annotations
 
 import numpy as np
-from karyoflow.straighten.methods import straighten
 
+from karyoflow.straighten.methods import straighten
 
 STRAIGHT_COLUMNS = [
     "crop_id",

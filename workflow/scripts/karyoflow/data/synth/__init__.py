@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from karyoflow.core.images import write_png
-from karyoflow.core.voc import VocAnnotation, VocObject, write_voc
 from karyoflow.core.labels import voc_name
+from karyoflow.core.voc import VocAnnotation, VocObject, write_voc
 from karyoflow.data.synth.karyogram import render_karyogram
-from karyoflow.data.synth.metaphase import SynthParams, SyntheticCell, generate_cell
+from karyoflow.data.synth.metaphase import SyntheticCell, SynthParams, generate_cell
 
 log = logging.getLogger(__name__)
 
