@@ -53,6 +53,8 @@ rule merge_straightened:
         straight=result("straighten", "{crop_set}", "{method}", "straight.npz"),
     log:
         result("logs", "straighten", "{crop_set}_{method}_merge.log"),
+    benchmark:
+        result("benchmarks", "straighten", "{crop_set}_{method}_merge.tsv")
     conda:
         "../../envs/imaging.yaml"
     script:

@@ -1,9 +1,9 @@
 """Seconds per image, stage by stage, from the benchmark files Snakemake wrote.
 
-    python -m karyoflow.benchmarks RESULTS IMAGE_SET N_IMAGES
+    python -m karyoflow.core.benchmarks RESULTS IMAGE_SET N_IMAGES
 
 sums the wall time (column `s`) of every job of one image set (its shards included) per
-stage and divides by the number of images, e.g. `python -m karyoflow.benchmarks results
+stage and divides by the number of images, e.g. `python -m karyoflow.core.benchmarks results
 predict 11` for the predict target on 11 images.
 """
 
@@ -18,8 +18,8 @@ import pandas as pd
 STAGES = {
     "detect": "detect/{s}_detect_*.tsv",
     "segment": "segment/{s}_segment_*.tsv",
-    "crops": "crops/{s}_extract.tsv",
-    "straighten": "straighten/{s}_*.tsv",
+    "crops": "crops/{s}_*.tsv",  # extraction shards and their merge
+    "straighten": "straighten/{s}_*.tsv",  # shards and their merge
     "classify": "classify/calls_{s}.tsv",
     "karyograms": "karyotype/{s}_karyograms.tsv",
 }
