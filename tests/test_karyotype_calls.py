@@ -191,3 +191,6 @@ def test_chromosome_table_joins_boxes_and_flags_weak_calls():
     assert table["flag"].tolist() == ["ok", "low_probability;low_margin", "low_margin"]
     with pytest.raises(ValueError, match="crop table"):
         chromosome_table(calls.assign(crop_id=["a#0", "a#1", "zz#9"]), crops)
+    # no chromosome found anywhere: empty tables (object columns) give an empty table
+    empty = chromosome_table(calls.iloc[0:0].astype(object), crops.iloc[0:0].astype(object))
+    assert empty.empty and list(empty.columns) == CHROMOSOME_COLUMNS
