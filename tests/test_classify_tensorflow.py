@@ -295,9 +295,11 @@ def test_a_killed_training_resumes_from_its_last_epoch(tiny_crop_set, tmp_path):
     assert state["epoch"] == 1 and not model.exists()
     first = state["rows"][0]
 
+    # resumed with one epoch more than first asked: epochs is where training stops
+    hyper = hyper | {"epochs": 3}
     record = train_classifier_files(*args, *outputs, hyper=hyper)
     history = pd.read_csv(tmp_path / "history.csv")
-    assert list(history["epoch"]) == [1, 2]
+    assert list(history["epoch"]) == [1, 2, 3]
     assert history["loss"].iloc[0] == pytest.approx(first["loss"])  # epoch 1 was not redone
     assert record["best_epoch"] in (1, 2) and read_metadata(model)["record"] == json.loads(
         json.dumps(record)

@@ -236,3 +236,35 @@ def test_crop_shards_merge_into_one_crop_set(tmp_path):
     first, _ = load_crops(files[1][1])
     assert np.array_equal(canvas[2:], first)  # the second shard's crops follow the first's
     assert (tmp_path / "gallery.png").stat().st_size > 1000
+
+
+def test_annotated_boxes_give_truth_crops_and_a_touching_pair_stays_two(tmp_path):
+    from karyoflow.crops.extract import truth_crop_cells
+
+    grey = np.full((80, 80), 225, np.uint8)
+    grey[10:60, 10:20] = 40  # class 1, a long bar
+    grey[10:40, 20:30] = 90  # class 21 touching it along its whole side
+    write_png(tmp_path / "voc.png", grey)
+    manifest = pd.DataFrame(
+        {"image_id": ["voc"], "image_path": [str(tmp_path / "voc.png")], "truth_path": [None]}
+    )
+    annotations = pd.DataFrame(
+        {
+            "image_id": "voc",
+            "class": ["1", "21"],
+            "xmin": [9, 20],
+            "ymin": [9, 9],
+            "xmax": [20, 31],
+            "ymax": [61, 41],
+        }
+    )
+    cells = truth_crop_cells(manifest, annotations)
+    (_, label_1, window_1, mask_1, polarity), (_, label_21, window_21, mask_21, _) = cells["voc"]
+    assert (label_1, label_21, polarity) == ("1", "21", "dark")
+    # each mask holds its own bar whole, and at most a sliver of the other
+    assert (window_1[mask_1] == 40).sum() >= 0.95 * 500
+    assert (window_1[mask_1] == 90).sum() <= 0.1 * 300
+    assert (window_21[mask_21] == 90).sum() >= 0.9 * 300
+    assert (window_21[mask_21] == 40).sum() <= 0.1 * 500
+    with pytest.raises(ValueError, match="labelled boxes"):
+        truth_crop_cells(manifest, annotations.iloc[0:0])

@@ -196,11 +196,13 @@ def run_downstream(images_csv: Path, boxes: pd.DataFrame, out: Path, annotations
     write_parquet(with_probabilities(table, probabilities), out / "calls.parquet")
     cells = karyogram_files(
         str(out / "calls.parquet"),
-        str(out / "straight.npz"),
+        str(out / "crops.parquet"),
+        str(out / "crops.npz"),
         str(out / "cells.tsv"),
         str(out / "karyograms"),
         low_probability=0.5,
         low_margin=1.0,
+        straighten_method="medial_axis",
     )
     return issues, crops, cells
 

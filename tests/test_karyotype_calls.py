@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from karyoflow.core.bands import chromosome
-from karyoflow.core.iscn import karyotype_scores, karyotype_type
+from karyoflow.core.iscn import abnormality, karyotype_scores, karyotype_type
 from karyoflow.core.labels import AUTOSOMES
 from karyoflow.karyotype.calls import call_cell, call_cells
 from karyoflow.karyotype.karyogram import LAYOUT, karyogram_image, slot_positions
@@ -68,6 +68,37 @@ def test_karyotype_scores_rates_sensitivity_and_specificity():
     assert scores["by_type"]["trisomy"] == {"n": 2, "exact": 1, "exact_rate": 0.5}
     assert scores["aneuploidy_sensitivity"] == pytest.approx(2 / 3, abs=1e-4)
     assert scores["aneuploidy_specificity"] == 0.5
+    assert scores["exact_rate_normal"] == 0.5
+    assert scores["exact_rate_abnormal"] == pytest.approx(2 / 3, abs=1e-4)
+
+
+def test_sensitivity_counts_a_hit_only_for_the_true_abnormality():
+    truth = {
+        "t21": "47,XY,+21",
+        "t21_sex": "47,XY,+21",
+        "wrong_trisomy": "47,XX,+18",
+        "xxy": "47,XXY",
+        "x": "45,X",
+        "missed": "47,XY,+13",
+        "none": "47,XX,+21",
+        "normal": "46,XY",
+    }
+    called = {
+        "t21": "47,XY,+21",  # right
+        "t21_sex": "47,XX,+21",  # the abnormality is right, the sex is not
+        "wrong_trisomy": "47,XX,+8",  # abnormal, but not the true abnormality
+        "xxy": "45,X",  # a sex aneuploidy, but the wrong one
+        "x": "45,X",  # right
+        "missed": "46,XY",  # called normal
+        "normal": "46,XY",
+    }  # "none" has no call at all
+    scores = karyotype_scores(truth, called)
+    assert scores["n_abnormal"] == 7
+    assert scores["aneuploidy_sensitivity"] == pytest.approx(5 / 7, abs=1e-4)
+    assert scores["aneuploidy_sensitivity_right_abnormality"] == pytest.approx(3 / 7, abs=1e-4)
+    assert abnormality("47,XX,+21") == abnormality("47,XY,+21") == (("21", 1),)
+    assert abnormality("46,XX") == abnormality("46,XY") == ()
+    assert abnormality("45,X") == (("sex", (1, 0)),)
 
 
 def bar_tile(length, width=8):
@@ -194,3 +225,51 @@ def test_chromosome_table_joins_boxes_and_flags_weak_calls():
     # no chromosome found anywhere: empty tables (object columns) give an empty table
     empty = chromosome_table(calls.iloc[0:0].astype(object), crops.iloc[0:0].astype(object))
     assert empty.empty and list(empty.columns) == CHROMOSOME_COLUMNS
+
+
+def test_placement_needs_the_box_and_the_class_and_counts_each_truth_once():
+    from karyoflow.karyotype.evaluate import count_scores, placement_scores
+
+    annotations = pd.DataFrame(
+        {
+            "image_id": ["a", "a", "a", "b"],
+            "class": ["1", "21", "X", "Y"],
+            "xmin": [0, 50, 100, 0],
+            "ymin": [0, 0, 0, 0],
+            "xmax": [20, 70, 120, 20],
+            "ymax": [60, 30, 50, 20],
+        }
+    )
+    called = pd.DataFrame(
+        {
+            "image_id": ["a", "a", "a", "a", "c"],
+            "class": ["1", "1", "22", "X", "5"],  # a duplicate of 1; 21 called 22
+            "x1": [1, 0, 50, 140, 0],
+            "y1": [1, 2, 0, 0, 0],
+            "x2": [20, 20, 70, 160, 10],  # X far from its truth box: not found
+            "y2": [60, 60, 30, 50, 10],
+        }
+    )
+    placement = placement_scores(called, annotations, ["a", "b"])
+    assert placement["n_annotated"] == 4
+    assert placement["found"] == 0.5  # 1 and 21; the duplicate takes nothing
+    assert placement["placed_correctly"] == 0.25  # only 1 has the right class
+    counts = count_scores(called, annotations, ["a", "b"])
+    assert counts["exact_rate"] == 0.0 and counts["mean_abs_error"] == 1.0
+    assert counts["error_histogram"] == {-1: 1, 1: 1}
+
+
+def test_karyogram_chromosomes_keep_their_own_pixels_and_come_out_upright():
+    from karyoflow.karyotype.karyogram import native_chromosomes
+
+    # a dark bar lying horizontally on a bright window, 90 px long: wider than any canvas
+    window = np.full((30, 100), 230, np.uint8)
+    window[10:20, 5:95] = 50
+    window[10:20, 5:30] = 20  # a darker band at one end
+    mask = window < 100
+    (image,) = native_chromosomes([(window, mask)], "none")
+    ys, xs = np.nonzero(image)
+    height, width = np.ptp(ys) + 1, np.ptp(xs) + 1
+    assert height == pytest.approx(90, abs=3) and width == pytest.approx(10, abs=3)
+    # bright on black: the chromosome's grey levels inverted, its band kept
+    assert image.max() == 255 - 20 and set(np.unique(image[image > 0])) <= {205, 235}

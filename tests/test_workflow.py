@@ -112,7 +112,11 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
         sidecar.unlink()
     for xml in new_images.glob("*.xml"):
         xml.unlink()
-    config = write_config(tmp_path, TINY | {"predict": {"images": str(new_images)}})
+    # "": the models this run trains, not the shipped ones
+    own_models = {"detector": "", "classifier": ""}
+    config = write_config(
+        tmp_path, TINY | {"predict": {"images": str(new_images), "models": own_models}}
+    )
     inputs = (tmp_path / "new images", ROOT / "workflow", ROOT / "config")
     before = tree_digest(*inputs, tmp_path / "tiny.yaml")
     env, attempts = network_blocked_env(tmp_path / "network_block")
@@ -443,3 +447,36 @@ def test_predict_with_given_models_needs_no_training_data(tmp_path):
     assert {"detect", "segment", "extract_crops", "straighten", "classify"} <= set(counts)
     training = {"synthesize_shard", "ingest", "split", "train_detector", "train_classifier"}
     assert training & set(counts) == set(), counts
+
+
+@pytest.mark.slow
+def test_shipped_models_call_a_cil_image_without_training(tmp_path, real_data_dir):
+    """With only predict.images set, the models in models/ call a real CIL metaphase:
+    nothing trains, and the called chromosomes' boxes lie on the annotated ones in the
+    input image's own pixels."""
+    import shutil
+
+    from karyoflow.core.boxes import match_boxes
+    from karyoflow.core.voc import parse_voc
+
+    source = real_data_dir / "cil24_voc"
+    images = tmp_path / "cells"
+    images.mkdir()
+    shutil.copy(source / "103064.jpg", images / "103064.jpg")
+    config = write_config(tmp_path, {"predict": {"images": str(images)}})
+    run = snakemake(
+        tmp_path, "predict", "--configfile", str(ROOT / "config/config.yaml"), str(config)
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    ran = run.stderr + run.stdout
+    for training in ("rule train_detector", "rule train_classifier", "rule ingest:"):
+        assert training not in ran
+    calls = pd.read_csv(tmp_path / "results/predict/calls.tsv", sep="\t", dtype=str)
+    assert list(calls["image_id"]) == ["103064"]
+    table = pd.read_csv(tmp_path / "results/predict/chromosomes.tsv", sep="\t", dtype=str)
+    called = table[["x1", "y1", "x2", "y2"]].to_numpy(float)
+    truth = parse_voc(source / "103064.xml")
+    truth_boxes = [[obj.xmin, obj.ymin, obj.xmax, obj.ymax] for obj in truth.objects]
+    pairs = match_boxes(called, truth_boxes, 0.5)
+    # most annotated chromosomes have a called box on them: coordinates are the image's
+    assert len(pairs) >= 0.8 * len(truth_boxes), (len(pairs), len(truth_boxes))

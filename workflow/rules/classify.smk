@@ -11,6 +11,7 @@ wildcard_constraints:
 rule truth_crops:
     input:
         manifest=result("data", "manifest.csv"),
+        annotations=result("data", "annotations.parquet"),
         splits=result("data", "splits.csv"),
     output:
         crops=result("crops", "truth", "crops.parquet"),

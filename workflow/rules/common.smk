@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
 
-from karyoflow.config import check_config  # noqa: E402
+from karyoflow.config import check_config, predict_model  # noqa: E402
 from karyoflow.core.provenance import (
     STAGE_SECTIONS,
     file_digest,
@@ -128,7 +128,8 @@ def detection_settings(wildcards):
 def detector_weights(image_set=None):
     """The detector for an image set: predict.models.detector for new images where given,
     else detect.weights, else the one rule train_detector makes."""
-    given = config["predict"]["models"]["detector"] if image_set == "predict" else ""
+    given = predict_model("detector", config["predict"]["models"]["detector"])
+    given = given if image_set == "predict" else ""
     return (
         given or config["detect"]["weights"] or result("detect", "model", "detector.pt")
     )
@@ -357,7 +358,8 @@ def trained_classifier(method, head, train_set=None):
 def classifier_model(crop_set=None):
     """The classifier for a crop set: predict.models.classifier for new images where
     given, else classify.weights, else the one this run trains."""
-    given = config["predict"]["models"]["classifier"] if crop_set == "predict" else ""
+    given = predict_model("classifier", config["predict"]["models"]["classifier"])
+    given = given if crop_set == "predict" else ""
     return (
         given
         or config["classify"]["weights"]
@@ -415,7 +417,7 @@ def classifier_straightening(model):
     configured one for a classifier this run trains."""
     if Path(model).is_file() and model in (
         config["classify"]["weights"],
-        config["predict"]["models"]["classifier"],
+        predict_model("classifier", config["predict"]["models"]["classifier"]),
     ):
         from karyoflow.classify.train import read_metadata
 
@@ -488,19 +490,7 @@ def all_targets():
             data_targets() + detect_targets() + segment_targets() + straighten_targets()
         )
     if "classification" in config["stages"]:
-        if (
-            classifier_crop_set() == "truth"
-            and config["dataset"]["source"] != "synthetic"
-        ):
-            # Truth crops need instance masks, which only the generator writes.
-            print(
-                "karyoflow: classification left out of the default target: classify.crops is "
-                "truth, which needs the synthetic dataset; import labelled crops "
-                "(classify.crops: imported) to train on real data",
-                file=sys.stderr,
-            )
-        else:
-            targets += classify_targets()
+        targets += classify_targets()
     return targets
 
 
@@ -523,6 +513,20 @@ def karyotype_truth_manifest(wildcards):
     if wildcards.crop_set == "external":
         return result("evaluate", "external_voc", "manifest.csv")
     return result("data", "manifest.csv")
+
+
+def karyotype_truth_annotations(wildcards):
+    """The annotated boxes the set's called chromosomes are placed against."""
+    if wildcards.crop_set == "external":
+        return result("evaluate", "external_voc", "annotations.parquet")
+    return result("data", "annotations.parquet")
+
+
+def chain_detection_metrics(wildcards):
+    """The detector's scores on the same images, beside the chain's."""
+    if wildcards.crop_set == "external":
+        return {"detection": result("evaluate", "external_detection.json")}
+    return {"detection": result("detect", "evaluation", "metrics.json")}
 
 
 def karyotype_targets():

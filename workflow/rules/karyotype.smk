@@ -4,7 +4,8 @@
 rule karyograms:
     input:
         calls=result("classify", "calls", "{crop_set}.parquet"),
-        straight=lambda wc: crop_set_with_classifier(wc.crop_set)["straight"],
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+        crop_arrays=result("crops", "{crop_set}", "crops.npz"),
     output:
         cells=report(
             result("karyotype", "{crop_set}", "cells.tsv"),
@@ -32,15 +33,19 @@ rule karyograms:
     params:
         low_probability=config["karyotype"]["low_probability"],
         low_margin=config["karyotype"]["low_margin"],
+        straighten_method=config["straighten"]["method"],
     script:
         "../scripts/karyograms.py"
 
 
 rule evaluate_karyotypes:
     input:
+        unpack(chain_detection_metrics),
         cells=result("karyotype", "{crop_set}", "cells.tsv"),
+        chromosomes=result("karyotype", "{crop_set}", "chromosomes.tsv"),
         images=result("detect", "{crop_set}", "images.csv"),
         manifest=karyotype_truth_manifest,
+        annotations=karyotype_truth_annotations,
     output:
         metrics_json=result("karyotype", "{crop_set}", "evaluation.json"),
         figure=report(

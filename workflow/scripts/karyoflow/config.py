@@ -9,6 +9,21 @@ class ConfigError(ValueError):
     """A configuration that cannot work, with the key and what to do about it."""
 
 
+# The models the repository ships (models/, each with a model card beside it): what
+# predict uses unless told otherwise, so a fresh offline clone calls real metaphases.
+MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+SHIPPED_MODELS = {
+    "detector": MODELS_DIR / "cil_detector_yolo11n.pt",
+    "classifier": MODELS_DIR / "cil_classifier_cnn9.keras",
+}
+
+
+def predict_model(kind: str, setting: str) -> str:
+    """predict.models.<kind> as a path: `shipped` is the repository's model, "" this
+    run's own (""), anything else the file named."""
+    return str(SHIPPED_MODELS[kind]) if setting == "shipped" else setting
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError for settings that pass the schema but cannot work together."""
     problems = []
@@ -82,9 +97,20 @@ def check_config(config: dict) -> None:
                 "classifier.keras) or leave it empty"
             )
     models = config.get("predict", {}).get("models", {})
+    # Only a run given new images needs the predict models.
+    predict_keys = () if not config.get("predict", {}).get("images") else ("detector", "classifier")
     for key, suffix in (("detector", ".pt"), ("classifier", ".keras")):
-        path = models.get(key, "")
+        if key not in predict_keys:
+            continue
+        path = predict_model(key, models.get(key, "shipped"))
         if path and not (path.endswith(suffix) and Path(path).is_file()):
-            problems.append(f"predict.models.{key} {path!r} is not an existing {suffix} file")
+            problems.append(
+                f"predict.models.{key} {path!r} is not an existing {suffix} file"
+                + (
+                    " (the shipped model is missing from this copy: restore models/)"
+                    if models.get(key, "shipped") == "shipped"
+                    else ""
+                )
+            )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

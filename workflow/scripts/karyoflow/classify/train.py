@@ -131,10 +131,17 @@ def load_checkpoint(folder: Path | None, hyper: dict):
     if path is None or not path.is_file():
         return None
     state = json.loads(path.read_text())
-    if state["hyperparameters"] != json.loads(json.dumps(hyper, default=str)):
+    # The learning rate is constant, so `epochs` is only where training stops: a training
+    # may resume with more (or fewer) epochs; any other change starts afresh.
+    saved = {k: v for k, v in state["hyperparameters"].items() if k != "epochs"}
+    wanted = {k: v for k, v in json.loads(json.dumps(hyper, default=str)).items() if k != "epochs"}
+    if saved != wanted:
         log.info("checkpoint in %s has other settings: starting afresh", folder)
         return None
     epoch = state["epoch"]
+    if epoch >= hyper["epochs"]:
+        log.info("checkpoint in %s is past epoch %d: starting afresh", folder, hyper["epochs"])
+        return None
     model = keras.models.load_model(folder / f"epoch_{epoch}.keras")
     with np.load(folder / f"best_{epoch}.npz") as best:
         state["best_weights"] = [best[f"arr_{i}"] for i in range(len(best.files))]

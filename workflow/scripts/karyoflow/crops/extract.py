@@ -166,46 +166,73 @@ def merge_crops_files(
     return table
 
 
-def truth_crop_cells(manifest: pd.DataFrame) -> dict:
-    """{image_id: [(image path, class, grey window, mask, polarity)]} from truth outlines.
+def truth_crop_cells(manifest: pd.DataFrame, annotations: pd.DataFrame | None = None) -> dict:
+    """{image_id: [(image path, class, grey window, mask, polarity)]} from the truth.
 
-    The synthetic truth outlines are amodal (the whole chromosome, also where another one
-    lies across it), as a good segmentation would deliver them.
+    Synthetic images carry truth outlines, amodal (the whole chromosome, also where
+    another one lies across it), as a good segmentation would deliver them. Annotated real
+    images (e.g. Pascal VOC) carry only a labelled box per chromosome: each is masked by
+    the classical segmentation given every box of its image, the same method the segment
+    stage falls back to, so a chromosome touching another keeps only its own pixels.
     """
     import json
 
+    from karyoflow.core.logs import Progress
     from karyoflow.core.masks import polygon_mask
     from karyoflow.core.polarity import guess_polarity
+    from karyoflow.segment.classical import segment_boxes
 
-    with_truth = manifest[manifest["truth_path"].fillna("").astype(str) != ""]
-    if with_truth.empty:
+    has_truth = manifest["truth_path"].fillna("").astype(str) != ""
+    boxes_of = {}
+    if annotations is not None and len(annotations):
+        boxes_of = dict(tuple(annotations.groupby(annotations["image_id"].astype(str))))
+    usable = manifest[has_truth | manifest["image_id"].astype(str).isin(boxes_of)]
+    if usable.empty:
         raise ValueError(
             "classify.crops: truth needs images with instance truth (the synthetic generator "
-            "writes it); for real data import a crop set instead (classify.crops: imported)"
+            "writes it) or labelled boxes (an annotated dataset such as VOC); import a crop "
+            "set instead (classify.crops: imported)"
         )
-    from karyoflow.core.logs import Progress
-
-    progress = Progress(log, "cut truth crops of", len(with_truth), every=25)
+    progress = Progress(log, "cut truth crops of", len(usable), every=25)
     cells = {}
-    for n, row in enumerate(with_truth.itertuples(), start=1):
+    for n, row in enumerate(usable.itertuples(), start=1):
         progress.update(n)
         grey, _ = read_grayscale(row.image_path)
-        instances = json.loads(Path(row.truth_path).read_text())["instances"]
-        boxes = np.array([inst["box"] for inst in instances], float).reshape(-1, 4)
-        polarity = guess_polarity(grey, boxes)
         items = []
-        for inst in instances:
-            x0, y0, x1, y1 = (int(v) for v in inst["box"])
-            window = grey[y0:y1, x0:x1]
-            mask = polygon_mask(np.asarray(inst["outline"]) - [x0, y0], window.shape)
-            if mask.any():
-                items.append((row.image_path, inst["class"], window, mask, polarity))
+        if isinstance(row.truth_path, str) and row.truth_path:
+            instances = json.loads(Path(row.truth_path).read_text())["instances"]
+            boxes = np.array([inst["box"] for inst in instances], float).reshape(-1, 4)
+            polarity = guess_polarity(grey, boxes)
+            for inst in instances:
+                x0, y0, x1, y1 = (int(v) for v in inst["box"])
+                window = grey[y0:y1, x0:x1]
+                mask = polygon_mask(np.asarray(inst["outline"]) - [x0, y0], window.shape)
+                if mask.any():
+                    items.append((row.image_path, inst["class"], window, mask, polarity))
+        else:
+            labelled = boxes_of[str(row.image_id)]
+            boxes = labelled[["xmin", "ymin", "xmax", "ymax"]].to_numpy(float)
+            masks, polarity = segment_boxes(grey, boxes)
+            for mask, label in zip(masks, labelled["class"], strict=True):
+                if mask is None:
+                    continue
+                h, w = mask.mask.shape
+                window = grey[mask.y0 : mask.y0 + h, mask.x0 : mask.x0 + w]
+                items.append((row.image_path, str(label), window, mask.mask, polarity))
         cells[row.image_id] = items
     return cells
 
 
 def truth_crops_files(
-    manifest: str, splits: str, crops: str, arrays: str, gallery: str, *, side: int, fill: float
+    manifest: str,
+    annotations: str,
+    splits: str,
+    crops: str,
+    arrays: str,
+    gallery: str,
+    *,
+    side: int,
+    fill: float,
 ) -> pd.DataFrame:
     """Rule truth_crops: every truth instance of every split, labelled with its split."""
     from karyoflow.core.tables import write_parquet
@@ -213,7 +240,9 @@ def truth_crops_files(
 
     started = time.perf_counter()
     table = crops_from_cells(
-        truth_crop_cells(pd.read_csv(manifest, dtype={"image_id": str})),
+        truth_crop_cells(
+            pd.read_csv(manifest, dtype={"image_id": str}), pd.read_parquet(annotations)
+        ),
         arrays,
         side=side,
         fill=fill,

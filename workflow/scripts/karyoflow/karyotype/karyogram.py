@@ -1,7 +1,10 @@
 """Karyograms: a cell's straightened chromosomes in the standard arrangement.
 
-Rows 1-5; 6-12 and X; 13-18; 19-22 and Y. Homologues stand side by side under their
-number, all at the cell's common scale (relative size survives), aligned per row at the
+Rows 1-5; 6-12 and X; 13-18; 19-22 and Y. Each chromosome is drawn from the input
+image's own pixels at their own resolution (not the classifier's small canvas),
+straightened the configured way and turned p arm up where the straightening can tell.
+Homologues stand side by side under their number, all at the image's scale (relative
+size survives), aligned per row at the
 centromere (where the class's ideogram puts it along the straightened length: the
 narrowest point of a real crop is too noisy to align by). Chromosomes whose assigned
 probability is low are framed in red. Dark chromosomes on white, as cytogeneticists
@@ -34,6 +37,28 @@ GAP, SLOT_GAP, MARGIN, LABEL_H, TITLE_H = 3, 18, 16, 20, 34
 
 
 RED = (40, 40, 220)  # BGR
+
+
+def native_chromosomes(
+    windows: list[tuple[np.ndarray, np.ndarray]], method: str
+) -> list[np.ndarray]:
+    """Each crop's grey window and mask (input pixels) -> the chromosome straightened at
+    its own resolution, bright on black, p arm up where it can tell. One polarity for the
+    cell: its chromosomes against their windows' background."""
+    from karyoflow.core.polarity import polarity_of
+    from karyoflow.straighten.methods import straighten
+
+    if not windows:
+        return []
+    grey = np.concatenate([g.ravel() for g, _ in windows])
+    inside = np.concatenate([m.ravel() for _, m in windows])
+    dark = polarity_of(grey, inside) == "dark"
+    images = []
+    for window, mask in windows:
+        bright = np.where(mask, 255 - window if dark else window, 0).astype(np.uint8)
+        result = straighten(bright, mask, method)
+        images.append(np.where(result.mask, result.image, 0).astype(np.uint8))
+    return images
 
 
 def chromosome_tile(canvas: np.ndarray) -> np.ndarray:
@@ -82,7 +107,8 @@ def karyogram_image(
     title: str,
     low_probability: float = 0.5,
 ) -> np.ndarray:
-    """BGR karyogram of one cell from its straightened canvases and assigned classes."""
+    """BGR karyogram of one cell from its straightened chromosomes (bright on black) and
+    assigned classes."""
     order = np.argsort(-np.asarray(probabilities, float), kind="stable")
     tiles_by_class: dict[str, list[np.ndarray]] = {}
     low_by_class: dict[str, list[bool]] = {}
@@ -121,24 +147,32 @@ def karyogram_image(
 
 def karyogram_files(
     calls: str,
-    straight: str,
+    crops: str,
+    crop_arrays: str,
     cells: str,
     karyograms: str,
     *,
     low_probability: float,
     low_margin: float,
+    straighten_method: str,
 ) -> pd.DataFrame:
-    """Rule karyograms: per-cell calls table and one karyogram PNG per cell."""
+    """Rule karyograms: per-cell calls table and one karyogram PNG per cell, drawn from the
+    crops' windows of the input image."""
     from karyoflow.core.atomic import atomic_path
     from karyoflow.core.logs import Progress
     from karyoflow.core.tables import write_csv
+    from karyoflow.crops.canvas import load_crops
 
     table = pd.read_parquet(calls)
-    with np.load(straight) as data:
-        canvases = data["canvas"]
-    if len(canvases) != len(table):
-        raise ValueError(f"{straight} holds {len(canvases)} crops, {calls} {len(table)}")
-    table["row"] = np.arange(len(table))
+    crop_table = pd.read_parquet(crops, columns=["crop_id"])
+    _, windows = load_crops(crop_arrays)
+    if len(windows) != len(crop_table):
+        raise ValueError(f"{crop_arrays} holds {len(windows)} crops, {crops} {len(crop_table)}")
+    row_of = dict(zip(crop_table["crop_id"], range(len(crop_table)), strict=True))
+    missing = set(table["crop_id"]) - set(row_of)
+    if missing:
+        raise ValueError(f"{calls} names {len(missing)} crops {crops} does not hold")
+    table["row"] = table["crop_id"].map(row_of)
     per_cell = call_cells(table, low_probability, low_margin)
     out = Path(karyograms)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +188,7 @@ def karyogram_files(
         iscn, flag = call_of[image_id]
         title = f"{image_id}: {iscn}" + ("" if flag == "ok" else f"  [{flag}]")
         image = karyogram_image(
-            [canvases[i] for i in cell["row"]],
+            native_chromosomes([windows[i] for i in cell["row"]], straighten_method),
             list(cell["assigned"]),
             list(cell["assigned_probability"]),
             title,
