@@ -19,8 +19,8 @@ SHIPPED_MODELS = {
 
 
 def predict_model(kind: str, setting: str) -> str:
-    """predict.models.<kind> as a path: `shipped` is the repository's model, "" this
-    run's own (""), anything else the file named."""
+    """predict.models.<kind> as a path: `shipped` becomes the repository's model; "" (the
+    run's own model) and a file path stay as they are."""
     return str(SHIPPED_MODELS[kind]) if setting == "shipped" else setting
 
 
