@@ -56,8 +56,10 @@ def test_assignment_calls_a_trisomy_only_on_strong_evidence():
     independent = np.bincount(probs.argmax(axis=1), minlength=N_CLASSES)
     assert independent[CLASS_INDEX["21"]] == 3
     assert (assign_cell(probs).classes == labels).all()
-    # with no penalty for a third copy the argmax stands
-    assert np.bincount(assign_cell(probs, 0.0).classes, minlength=N_CLASSES)[CLASS_INDEX["21"]] == 3
+    # with no penalty for a third copy, and a 22 free to be missed, the argmax stands
+    free = assign_cell(probs, 0.0, missed_chromosome_cost=0.0)
+    assert np.bincount(free.classes, minlength=N_CLASSES)[CLASS_INDEX["21"]] == 3
+    assert free.karyotype == "47,XX,+21" and free.missing == ["22"]
 
 
 def test_assignment_leaves_a_missing_chromosome_missing():
@@ -79,7 +81,8 @@ def test_assign_cells_solves_each_cell_alone():
     a, b = karyotype_labels("XY"), karyotype_labels("XX")
     probs = np.vstack([confident(a), confident(b)])
     cells = ["a"] * len(a) + ["b"] * len(b)
-    classes, probability, margin = assign_cells(probs, cells)
+    result = assign_cells(probs, cells)
+    classes, probability, margin = result.classes, result.probability, result.margin
     assert (classes == np.concatenate([a, b])).all()
     assert np.allclose(probability, 0.8) and (margin > 0).all()
     with pytest.raises(ValueError, match="probability matrix"):
@@ -109,3 +112,14 @@ def test_two_stage_decision_picks_the_group_first():
     groups[0, GROUPS.index("A")], groups[0, GROUPS.index("B")] = 0.6, 0.4
     assert decide(probs, None)[0] == CLASS_INDEX["4"]
     assert decide(probs, groups)[0] == CLASS_INDEX["2"]
+
+
+def test_without_a_screen_a_surplus_object_keeps_a_class_and_counts():
+    # 48 objects, every one a chromosome (crops cut from annotations): two beyond any
+    # karyotype tried (one change at most) are surplus copies, not dropped
+    labels = np.concatenate([karyotype_labels("XY"), [CLASS_INDEX["1"], CLASS_INDEX["2"]]])
+    result = assign_cell(confident(labels, p=0.95))
+    assert (result.classes == labels).all()
+    assert result.karyotype == "48,XY,+1,+2"
+    # the same through assign_cells, cell by cell
+    assert (assign_cells(confident(labels, p=0.95), ["a"] * len(labels)).classes == labels).all()

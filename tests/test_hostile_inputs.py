@@ -437,7 +437,7 @@ def test_false_boxes_on_a_blank_image_give_no_instances(tmp_path):
 def test_empty_crops_and_cells_do_not_crash():
     result = straighten(np.zeros((64, 64), np.uint8))
     assert not result.ok and result.reason == "empty"
-    assert call_cell([], [], []) == ("0,-", "count;loss", 0)
+    assert call_cell([], [], []) == ("0,-", "count", 0)
 
 
 def test_blank_annotated_image_is_listed_not_fatal(tmp_path):

@@ -33,7 +33,7 @@ def cell_classes(sex="XY", extra=(), missing=()):
 def test_iscn_calls_for_each_karyotype_type(sex, extra, missing, iscn, kind):
     classes = cell_classes(sex, extra, missing)
     call, flag, low = call_cell(classes, [0.9] * len(classes), [5.0] * len(classes))
-    assert (call, flag, low) == (iscn, "loss" if missing else "ok", 0)
+    assert (call, flag, low) == (iscn, "ok", 0)
     assert karyotype_type(iscn) == kind
 
 
@@ -45,7 +45,16 @@ def test_weak_evidence_is_flagged():
     probabilities = [0.9] * 40 + [0.3] * 6  # 13% uncertain
     assert call_cell(cell_classes(), probabilities, [5.0] * 46)[1] == "low_confidence"
     few = cell_classes()[:40]
-    assert call_cell(few, [0.9] * 40, [5.0] * 40)[1] == "count;loss"
+    assert call_cell(few, [0.9] * 40, [5.0] * 40)[1] == "count"
+    # the assignment's call, a runner-up karyotype close behind
+    call, flag, _ = call_cell(
+        cell_classes(missing=("21",)),
+        [0.9] * 45,
+        [5.0] * 45,
+        karyotype="46,XY",
+        karyotype_margin=0.4,
+    )
+    assert (call, flag) == ("46,XY", "weak_call")
 
 
 def test_call_cells_from_a_classify_table():
@@ -273,3 +282,190 @@ def test_karyogram_chromosomes_keep_their_own_pixels_and_come_out_upright():
     assert height == pytest.approx(90, abs=3) and width == pytest.approx(10, abs=3)
     # bright on black: the chromosome's grey levels inverted, its band kept
     assert image.max() == 255 - 20 and set(np.unique(image[image > 0])) <= {205, 235}
+
+
+# ---- count-aware assignment -------------------------------------------------------------
+
+
+def confident_matrix(classes, p=0.9):
+    from karyoflow.core.labels import CLASS_INDEX, N_CLASSES
+
+    probs = np.full((len(classes), N_CLASSES), (1 - p) / (N_CLASSES - 1))
+    probs[np.arange(len(classes)), [CLASS_INDEX[c] for c in classes]] = p
+    return probs
+
+
+# A chain's settings: detector recall 0.9, 16% of objects not one chromosome.
+CHAIN = {"missed_chromosome_cost": float(np.log(0.9 / 0.1)), "junk_base_rate": 0.16}
+
+
+def test_an_extra_debris_object_is_rejected_not_called_a_trisomy():
+    from karyoflow.classify.assign import REJECTED, assign_cell
+
+    classes = cell_classes("XY")
+    probs = confident_matrix(classes)
+    # debris that the classifier, forced to choose, calls a 21 with some confidence
+    debris = confident_matrix(["21"], p=0.6)
+    junk = np.r_[np.full(46, 0.02), 0.7]
+    result = assign_cell(np.vstack([probs, debris]), junk=junk, **CHAIN)
+    assert result.karyotype == "46,XY" and result.karyotype_margin > 1.0
+    assert result.classes[-1] == REJECTED and (result.classes[:-1] != REJECTED).all()
+    # the same object looking like a clean chromosome is a trisomy 21
+    clean = assign_cell(
+        np.vstack([probs, confident_matrix(["21"], p=0.99)]),
+        junk=np.full(47, 0.001),
+        **CHAIN,
+    )
+    assert clean.karyotype == "47,XY,+21"
+
+
+def test_a_missed_chromosome_is_not_called_a_monosomy():
+    from karyoflow.classify.assign import assign_cell
+
+    classes = cell_classes("XX", missing=("13",))
+    result = assign_cell(confident_matrix(classes), junk=np.full(45, 0.02), **CHAIN)
+    assert result.karyotype == "46,XX" and result.missing == ["13"]
+    assert result.runner_up == "45,XX,-13"
+    # where every chromosome is known to be there (crops cut from annotations), it is one
+    known = assign_cell(confident_matrix(classes))
+    assert known.karyotype == "45,XX,-13" and known.missing == []
+
+
+def test_a_missing_sex_chromosome_gives_a_weak_call_not_a_confident_wrong_one():
+    from karyoflow.classify.assign import assign_cell
+
+    classes = cell_classes("XY", missing=("Y",))  # 45 objects: X and autosomes
+    result = assign_cell(confident_matrix(classes), junk=np.full(45, 0.02), **CHAIN)
+    # 46,XX with an X missed, 46,XY with a Y missed and 45,X are close: whichever wins,
+    # the call is weak
+    assert result.karyotype in ("46,XX", "46,XY", "45,X")
+    _, flag, _ = call_cell(
+        classes,
+        [0.9] * 45,
+        [5.0] * 45,
+        karyotype=result.karyotype,
+        karyotype_margin=result.karyotype_margin,
+    )
+    assert "weak_call" in flag
+
+
+def screen_for_tests():
+    from karyoflow.karyotype.screen import FEATURES
+
+    # a screen as train_object_screen writes it: big, tiny and low-confidence objects are
+    # likely not one chromosome
+    return {
+        "features": FEATURES,
+        "coefficients": [-1.3, -0.9, 1.0, -0.7, 1.5],
+        "intercept": -1.5,
+        "detector_recall": 0.9,
+        "share_not_one_chromosome": 0.16,
+    }
+
+
+def cell_objects(classes, areas, confidences):
+    """A classified table and crop table for one cell of objects in a row."""
+    from karyoflow.core.labels import CLASSES
+
+    n = len(classes)
+    probs = confident_matrix(classes)
+    classified = pd.DataFrame({"crop_id": [f"c#{i}" for i in range(n)], "image_id": "c"})
+    classified = pd.concat(
+        [classified, pd.DataFrame(probs, columns=[f"p_{c}" for c in CLASSES])], axis=1
+    )
+    side = np.sqrt(np.asarray(areas, float))
+    x0 = np.arange(n) * 400.0
+    crops = pd.DataFrame(
+        {
+            "crop_id": classified["crop_id"],
+            "instance_id": np.arange(n),
+            "det_confidence": confidences,
+            "area_px": areas,
+            "xmin": x0,
+            "ymin": 0.0,
+            "xmax": x0 + side,
+            "ymax": side,
+        }
+    )
+    return classified, crops
+
+
+def test_a_nucleus_and_debris_are_rejected_with_their_reason():
+    from karyoflow.karyotype.calls import assign_objects, call_cells
+    from karyoflow.karyotype.predict import chromosome_table, rejected_table
+
+    classes = cell_classes("XX") + ["1", "22"]  # the last two: a nucleus and a speck
+    areas = [1000.0] * 46 + [20000.0, 40.0]
+    confidences = [0.85] * 46 + [0.45, 0.4]
+    classified, crops = cell_objects(classes, areas, confidences)
+    objects = assign_objects(classified, crops, screen_for_tests(), extra_copy_penalty=6.0)
+    assert objects["assigned"].iloc[-2:].tolist() == ["", ""]
+    assert objects["rejection_reason"].iloc[-2:].tolist() == [
+        "too_large_nucleus_or_cluster",
+        "too_small_debris_or_fragment",
+    ]
+    assert (objects["assigned"].iloc[:46] == pd.Series(classes[:46])).all()
+    cells = call_cells(objects)
+    assert cells.loc[0, "karyotype"] == "46,XX" and cells.loc[0, "n_chromosomes"] == 46
+    assert cells.loc[0, "n_rejected"] == 2 and cells.loc[0, "missing"] == ""
+    # the rejected objects are listed apart, not as chromosomes
+    assert len(chromosome_table(objects, crops)) == 46
+    rejected = rejected_table(objects, crops)
+    assert rejected["object"].tolist() == [46, 47]
+    # a set where nothing was detected gives empty tables
+    none = assign_objects(classified.iloc[0:0], crops.iloc[0:0], screen_for_tests(), 6.0)
+    assert none.empty and call_cells(none).empty and rejected_table(none, crops).empty
+    # without a screen (crops cut from annotations) nothing is rejected
+    plain = assign_objects(classified, crops, None, extra_copy_penalty=6.0)
+    assert (plain["assigned"] != "").all() and (plain["rejection_reason"] == "").all()
+
+
+def test_screen_learns_that_low_confidence_inner_boxes_are_not_chromosomes():
+    from karyoflow.karyotype.screen import (
+        fit_screen,
+        inside_more_confident,
+        junk_probability,
+        object_features,
+        one_chromosome,
+    )
+
+    rng = np.random.default_rng(0)
+    tables, truth = [], []
+    for cell in range(12):
+        n = 20
+        x0 = np.arange(n) * 50.0
+        boxes = np.c_[x0, np.zeros(n), x0 + 20, np.full(n, 60.0)]
+        truth.append(
+            pd.DataFrame(boxes, columns=["xmin", "ymin", "xmax", "ymax"]).assign(image_id=str(cell))
+        )
+        # each true chromosome detected, plus 4 half-boxes inside them at low confidence
+        parts = boxes[:4] * [1, 1, 1, 0.5]
+        objects = pd.DataFrame(np.vstack([boxes, parts]), columns=["xmin", "ymin", "xmax", "ymax"])
+        objects["image_id"] = str(cell)
+        objects["det_confidence"] = np.r_[rng.uniform(0.6, 0.95, n), rng.uniform(0.3, 0.6, 4)]
+        objects["area_px"] = np.r_[np.full(n, 800.0), np.full(4, 400.0)]
+        tables.append(objects)
+    objects = pd.concat(tables, ignore_index=True)
+    truth = pd.concat(truth, ignore_index=True)
+    probabilities = np.full((len(objects), 24), 1 / 24)
+    matched = one_chromosome(objects, truth)
+    assert matched.sum() == 240 and (~matched).sum() == 48
+    features = object_features(objects, probabilities)
+    assert inside_more_confident(
+        np.array([[0, 0, 10, 10], [0, 0, 10, 5]]), [0.9, 0.4]
+    ).tolist() == [
+        0.0,
+        1.0,
+    ]
+    screen = fit_screen(features, matched, objects["image_id"], recall=1.0)
+    assert screen["cross_validated_auc"] > 0.9 and screen["share_not_one_chromosome"] == 0.1667
+    junk = junk_probability(screen, features)
+    assert junk[~matched].min() > junk[matched].max() - 0.2
+    assert junk[~matched].mean() > 0.5 > junk[matched].mean()
+    # a detector that finds only whole chromosomes leaves nothing to learn: every object
+    # gets the same (tiny) chance, and nothing is rejected for its looks
+    flat = fit_screen(features[matched], matched[matched], objects["image_id"][matched], 0.8)
+    assert flat["fitted"] is False and flat["cross_validated_auc"] is None
+    assert (
+        np.ptp(junk_probability(flat, features)) == 0 and junk_probability(flat, features)[0] < 1e-5
+    )

@@ -149,9 +149,14 @@ def external_path(key, what):
     return configured_path("evaluate", key, what)
 
 
+# Image sets that are a split of the dataset: the test images the chain is scored on, and
+# the validation images the object screen learns from.
+SPLIT_IMAGE_SETS = ("test", "val")
+
+
 def detection_image_tables(wildcards):
     """Tables that list the images of one image set."""
-    if wildcards.image_set == "test":
+    if wildcards.image_set in SPLIT_IMAGE_SETS:
         return {
             "manifest": result("data", "manifest.csv"),
             "splits": result("data", "splits.csv"),
@@ -220,7 +225,7 @@ def crop_extraction_inputs(wildcards):
         "images": result("detect", wildcards.image_set, "images.csv"),
         "annotations": annotation_table(wildcards),
     }
-    if wildcards.image_set == "test":
+    if wildcards.image_set in SPLIT_IMAGE_SETS:
         inputs["splits"] = result("data", "splits.csv")
     return inputs
 
@@ -520,6 +525,17 @@ def karyotype_truth_annotations(wildcards):
     if wildcards.crop_set == "external":
         return result("evaluate", "external_voc", "annotations.parquet")
     return result("data", "annotations.parquet")
+
+
+def object_screen(wildcards):
+    """The object screen for a crop set from detection: predict.models.screen for new
+    images where given, else the one rule train_object_screen learns on this run's
+    validation images."""
+    if wildcards.crop_set == "predict":
+        given = predict_model("screen", config["predict"]["models"]["screen"])
+        if given:
+            return given
+    return result("karyotype", "model", "object_screen.json")
 
 
 def chain_detection_metrics(wildcards):

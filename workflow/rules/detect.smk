@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    image_set="test|external|predict",
+    image_set="test|val|external|predict",
     detect_shard=r"\d+",
 
 
@@ -60,7 +60,7 @@ rule detection_images:
     conda:
         "../../envs/imaging.yaml"
     params:
-        split=lambda wc: "test" if wc.image_set == "test" else None,
+        split=lambda wc: wc.image_set if wc.image_set in SPLIT_IMAGE_SETS else None,
     script:
         "../scripts/detection_images.py"
 

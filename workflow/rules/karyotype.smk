@@ -1,9 +1,52 @@
-# Karyotypes: per-cell calls and karyograms, their scoring, and the predict summary.
+# Karyotypes: the count-aware assignment of each cell's objects, per-cell calls and
+# karyograms, their scoring, and the predict summary.
+
+
+# What share of detected objects are not one chromosome, learnt on the validation images
+# (detected, cut and classified as the test images are) against their annotated boxes.
+rule train_object_screen:
+    input:
+        classified=result("classify", "calls", "val.parquet"),
+        crops=result("crops", "val", "crops.parquet"),
+        annotations=result("data", "annotations.parquet"),
+        images_csv=result("detect", "val", "images.csv"),
+    output:
+        screen=protected(result("karyotype", "model", "object_screen.json")),
+    log:
+        result("logs", "karyotype", "train_object_screen.log"),
+    conda:
+        "../../envs/report.yaml"
+    params:
+        seed=config["seed"],
+    script:
+        "../scripts/train_object_screen.py"
+
+
+# Each cell's objects to chromosome slots or "not a chromosome", and its karyotype.
+rule assign_karyotypes:
+    input:
+        classified=result("classify", "calls", "{crop_set}.parquet"),
+        crops=result("crops", "{crop_set}", "crops.parquet"),
+        screen=object_screen,
+    output:
+        objects=result("karyotype", "{crop_set}", "objects.parquet"),
+    log:
+        result("logs", "karyotype", "{crop_set}_assign.log"),
+    benchmark:
+        result("benchmarks", "karyotype", "{crop_set}_assign.tsv")
+    group:
+        "karyotype_tables"
+    conda:
+        "../../envs/report.yaml"
+    params:
+        extra_copy_penalty=config["karyotype"]["change_penalty"],
+    script:
+        "../scripts/assign_karyotypes.py"
 
 
 rule karyograms:
     input:
-        calls=result("classify", "calls", "{crop_set}.parquet"),
+        objects=result("karyotype", "{crop_set}", "objects.parquet"),
         crops=result("crops", "{crop_set}", "crops.parquet"),
         crop_arrays=result("crops", "{crop_set}", "crops.npz"),
     output:
@@ -86,10 +129,11 @@ rule predict_summary:
 # what a reviewer or a LIMS reads, and what an outside evaluation joins against.
 rule chromosome_table:
     input:
-        classified=result("classify", "calls", "{crop_set}.parquet"),
+        objects=result("karyotype", "{crop_set}", "objects.parquet"),
         crops=result("crops", "{crop_set}", "crops.parquet"),
     output:
         chromosomes=result("karyotype", "{crop_set}", "chromosomes.tsv"),
+        rejected=result("karyotype", "{crop_set}", "rejected.tsv"),
     log:
         result("logs", "karyotype", "{crop_set}_chromosomes.log"),
     group:
@@ -106,10 +150,11 @@ rule chromosome_table:
 # New images: the table beside results/predict/calls.tsv.
 use rule chromosome_table as predict_chromosomes with:
     input:
-        classified=result("classify", "calls", "predict.parquet"),
+        objects=result("karyotype", "predict", "objects.parquet"),
         crops=result("crops", "predict", "crops.parquet"),
     output:
         chromosomes=result("predict", "chromosomes.tsv"),
+        rejected=result("predict", "rejected.tsv"),
     log:
         result("logs", "predict", "chromosomes.log"),
 
@@ -120,6 +165,7 @@ rule predict:
             [
                 result("predict", "calls.tsv"),
                 result("predict", "chromosomes.tsv"),
+                result("predict", "rejected.tsv"),
                 # every instance of the new images, and the ones segmentation flagged
                 result("segment", "predict", "instances.parquet"),
                 result("segment", "predict", "issues.tsv"),

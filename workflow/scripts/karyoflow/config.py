@@ -15,6 +15,7 @@ MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
 SHIPPED_MODELS = {
     "detector": MODELS_DIR / "cil_detector_yolo11n.pt",
     "classifier": MODELS_DIR / "cil_classifier_cnn9.keras",
+    "screen": MODELS_DIR / "cil_object_screen.json",
 }
 
 
@@ -98,8 +99,10 @@ def check_config(config: dict) -> None:
             )
     models = config.get("predict", {}).get("models", {})
     # Only a run given new images needs the predict models.
-    predict_keys = () if not config.get("predict", {}).get("images") else ("detector", "classifier")
-    for key, suffix in (("detector", ".pt"), ("classifier", ".keras")):
+    predict_keys = (
+        () if not config.get("predict", {}).get("images") else ("detector", "classifier", "screen")
+    )
+    for key, suffix in (("detector", ".pt"), ("classifier", ".keras"), ("screen", ".json")):
         if key not in predict_keys:
             continue
         path = predict_model(key, models.get(key, "shipped"))

@@ -1,77 +1,151 @@
-"""Karyotype context: classes assigned jointly per cell from the probability matrix.
+"""Karyotype context: the objects of a cell assigned jointly, and the karyotype called.
 
-A normal cell holds two copies of each autosome and XX or XY. Each cell is solved as a
-rectangular linear assignment (scipy's Hungarian solver) of chromosomes to *slots*:
-two free slots per autosome plus one extra slot that costs `extra_copy_penalty` nats,
-so a third copy is accepted only where the evidence favours a trisomy (its log-odds
-must beat the penalty). The sex chromosomes are solved once per pattern (XX, XY, X,
-XXY, XYY); the gains XXY and XYY also cost the penalty. Missing chromosomes simply
-leave slots empty, so 45,X is an XX cell with one X slot empty. The cost of a chromosome in a slot of class c is
--log p(c); the cheapest pattern wins.
+Every candidate karyotype of a cell is tried: 46,XX and 46,XY, one autosomal gain or
+loss, the sex complements X, XXY, XYY and XXX, and one autosomal change with one of
+those. A candidate holds one *slot* per chromosome it claims. The objects of the cell
+are assigned to slots or to "not a chromosome" as a rectangular linear assignment
+(scipy's Hungarian solver), and the candidate's cost in nats is
 
-Per chromosome out: the assigned class, its probability, and the margin in nats by
-which the assignment preferred it over the best solution with this chromosome moved
-to another class (a small margin = an uncertain call).
+    sum over objects in slots  of -log((1 - junk_i) p_i(class))
+  + sum over rejected objects  of -log(junk_i)
+  + missed_chromosome_cost     per slot left empty (a chromosome the detector missed)
+  + extra_copy_penalty         per numerical change from 46,XX/46,XY (gain or loss).
+
+A missing object and an extra one are judged alike: a loss is called only where it is
+cheaper than assuming a missed chromosome, a gain only where it is cheaper than
+rejecting an object (or than the object's class being wrong), each against the same
+penalty. `junk_i` is the chance that object i is not one chromosome (nucleus, debris,
+part of a chromosome, several chromosomes); with none given it is ~0 and every object
+must be a chromosome: an object beyond every slot (fragments of a split chromosome)
+then keeps its likeliest class as a surplus copy, at twice the penalty, and counts in
+the call. The cheapest candidate is the call; the cost gap to the runner-up is its
+margin in nats (a small margin = a weak call).
+
+Per object out: the assigned class (or REJECTED), its probability, and the margin in
+nats by which the assignment preferred that choice over the best alternative for this
+object within the called karyotype.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from karyoflow.core.labels import CLASS_INDEX, N_CLASSES
+from karyoflow.core.iscn import iscn_from_counts
+from karyoflow.core.labels import AUTOSOMES, CLASS_INDEX, CLASSES, N_CLASSES
 
 X, Y = CLASS_INDEX["X"], CLASS_INDEX["Y"]
-# (X copies, Y copies, is the pattern an aneuploidy)
-SEX_PATTERNS: dict[str, tuple[int, int, bool]] = {
-    "XX": (2, 0, False),
-    "XY": (1, 1, False),
-    "XXY": (2, 1, True),
-    "XYY": (1, 2, True),
+REJECTED = -1  # class index of an object assigned "not a chromosome"
+# Sex complements tried: (X copies, Y copies). 46,XX and 46,XY are normal; the others
+# count as one numerical change.
+SEX_COMPLEMENTS: dict[str, tuple[int, int]] = {
+    "XX": (2, 0),
+    "XY": (1, 1),
+    "X": (1, 0),
+    "XXY": (2, 1),
+    "XYY": (1, 2),
+    "XXX": (3, 0),
 }
+NORMAL_SEX = ("XX", "XY")
 EPS = 1e-9
+# A margin larger than this (nats) is reported as this: the alternative is impossible.
+MAX_MARGIN = 1e6
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One karyotype a cell may have: copies per class and its number of changes."""
+
+    copies: tuple[int, ...]  # (N_CLASSES,) copies per class index
+    changes: int
+
+    @property
+    def iscn(self) -> str:
+        return iscn_from_counts(dict(zip(CLASSES, self.copies, strict=True)))
+
+
+def candidates() -> list[Candidate]:
+    """Every karyotype tried: normal, one autosomal change, a sex change, or both."""
+    out = []
+    for sex, (n_x, n_y) in SEX_COMPLEMENTS.items():
+        sex_change = int(sex not in NORMAL_SEX)
+        autosomal = [(None, 0)] + [(c, d) for c in AUTOSOMES for d in (1, -1)]
+        for cls, delta in autosomal:
+            copies = [2] * N_CLASSES
+            copies[X], copies[Y] = n_x, n_y
+            if cls is not None:
+                copies[CLASS_INDEX[cls]] += delta
+            out.append(Candidate(tuple(copies), sex_change + int(cls is not None)))
+    return out
+
+
+CANDIDATES = candidates()
 
 
 @dataclass
 class CellAssignment:
-    classes: np.ndarray  # (n,) class index per chromosome
-    probability: np.ndarray  # (n,) p of the assigned class
-    margin: np.ndarray  # (n,) nats lost if that chromosome had to take another class
-    sex_chromosomes: str  # the X and Y calls of the cell, e.g. "XY", "X", "XXY"
+    classes: np.ndarray  # (n,) class index per object, REJECTED for "not a chromosome"
+    probability: np.ndarray  # (n,) p of the assigned class (junk_i for a rejected object)
+    margin: np.ndarray  # (n,) nats lost if that object had to take another choice
+    sex_chromosomes: str  # the X and Y of the called karyotype, e.g. "XY", "X", "XXY"
     cost: float
+    karyotype: str = ""  # the called karyotype (ISCN)
+    karyotype_margin: float = MAX_MARGIN  # nats to the runner-up karyotype
+    runner_up: str = ""
+    missing: list[str] = field(default_factory=list)  # classes of slots left empty
 
 
-def _slots(sex_pattern: str, penalty: float) -> tuple[np.ndarray, np.ndarray]:
-    """Slot classes and extra costs for one sex pattern."""
-    n_x, n_y, _ = SEX_PATTERNS[sex_pattern]
-    classes, extra = [], []
-    for c in range(N_CLASSES):
-        if c == X:
-            free = n_x
-        elif c == Y:
-            free = n_y
-        else:
-            free = 2
-        classes += [c] * (free + 1)
-        extra += [0.0] * free + [penalty]
-    return np.array(classes), np.array(extra)
+def _costs(
+    probabilities: np.ndarray, junk: np.ndarray, junk_base_rate: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, N_CLASSES) cost of each object as each class; (n,) cost of rejecting it.
+
+    The classifier's and the screen's outputs are posteriors at their training priors
+    (classes equally likely; `junk_base_rate` of objects not one chromosome). Divided by
+    those priors they become likelihood ratios, so the candidate karyotype alone says
+    how many chromosomes of each class to expect."""
+    keep = np.log(np.clip(1.0 - junk, EPS, 1.0) / (1.0 - junk_base_rate))
+    as_class = -np.log(np.clip(probabilities, EPS, 1.0) * N_CLASSES) - keep[:, None]
+    return as_class, -np.log(np.clip(junk, EPS, 1.0) / junk_base_rate)
 
 
-def _solve(costs: np.ndarray, slot_class: np.ndarray, slot_extra: np.ndarray):
-    """Cheapest assignment of rows to distinct slots; (class per row, total cost)."""
-    matrix = costs[:, slot_class] + slot_extra[None, :]
+def _solve(as_class, reject, slot_class, missed_cost):
+    """Cheapest assignment of objects to slots or rejection: (choice per object, cost).
+
+    Columns: one per slot (filling it also saves its missed cost), then one rejection
+    column per object."""
+    n = len(as_class)
+    matrix = np.hstack([as_class[:, slot_class] - missed_cost, np.repeat(reject[:, None], n, 1)])
     rows, cols = linear_sum_assignment(matrix)
-    classes = np.empty(len(costs), dtype=int)
-    classes[rows] = slot_class[cols]
-    return classes, float(matrix[rows, cols].sum())
+    choice = np.full(n, REJECTED)
+    in_slot = cols < len(slot_class)
+    choice[rows[in_slot]] = slot_class[cols[in_slot]]
+    return choice, float(matrix[rows, cols].sum()) + missed_cost * len(slot_class)
+
+
+def _slot_classes(candidate: Candidate) -> np.ndarray:
+    return np.repeat(np.arange(N_CLASSES), candidate.copies)
 
 
 def assign_cell(
-    probabilities: np.ndarray, extra_copy_penalty: float = 6.0, margins: bool = True
+    probabilities: np.ndarray,
+    extra_copy_penalty: float = 6.0,
+    margins: bool = True,
+    *,
+    junk: np.ndarray | None = None,
+    junk_base_rate: float = 0.5,
+    missed_chromosome_cost: float = 50.0,
 ) -> CellAssignment:
-    """Joint class assignment for the chromosomes of one cell (rows of `probabilities`)."""
+    """Joint assignment of the objects of one cell (rows of `probabilities`) and its call.
+
+    junk: per object, the chance it is not one chromosome (default ~0: all are), from a
+    screen that saw `junk_base_rate` of such objects among those it learnt from.
+    missed_chromosome_cost: nats per chromosome the call assumes was not detected; large
+    (the default) where every chromosome is known to be present, -log((1-r)/r) for a
+    detector of recall r.
+    """
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.ndim != 2 or probabilities.shape[1] != N_CLASSES:
         raise ValueError(
@@ -80,50 +154,99 @@ def assign_cell(
     n = len(probabilities)
     if n == 0:
         empty = np.zeros(0)
-        return CellAssignment(empty.astype(int), empty, empty, "", 0.0)
-    costs = -np.log(np.clip(probabilities, EPS, 1.0))
-    best = None
-    for pattern, (_, _, aneuploid) in SEX_PATTERNS.items():
-        slot_class, slot_extra = _slots(pattern, extra_copy_penalty)
-        if n > len(slot_class):
-            # More objects than any karyotype holds (fragments, debris): every surplus
-            # object takes its own class beyond the slots, at the penalty.
-            slot_class = np.concatenate([slot_class, np.repeat(np.arange(N_CLASSES), n)])
-            slot_extra = np.concatenate(
-                [slot_extra, np.full(N_CLASSES * n, 2 * extra_copy_penalty)]
-            )
-        classes, cost = _solve(costs, slot_class, slot_extra)
-        cost += extra_copy_penalty if aneuploid else 0.0
-        if best is None or cost < best[2] - 1e-12:
-            best = (pattern, classes, cost, slot_class, slot_extra)
-    pattern, classes, cost, slot_class, slot_extra = best
+        return CellAssignment(empty.astype(int), empty, empty, "", 0.0, "", 0.0)
+    surplus = junk is None  # no screen: an object beyond the slots is a surplus copy
+    junk = np.zeros(n) if junk is None else np.clip(np.asarray(junk, dtype=float), 0.0, 1.0)
+    if junk.shape != (n,):
+        raise ValueError(f"junk must hold one value per object ({n}), got {junk.shape}")
+    as_class, reject = _costs(probabilities, junk, junk_base_rate)
+    if surplus:
+        reject = as_class.min(axis=1) + 2 * extra_copy_penalty
+    scored = []
+    for candidate in CANDIDATES:
+        slot_class = _slot_classes(candidate)
+        choice, cost = _solve(as_class, reject, slot_class, missed_chromosome_cost)
+        scored.append((cost + extra_copy_penalty * candidate.changes, candidate, choice))
+    scored.sort(key=lambda item: item[0])
+    cost, best, classes = scored[0]
+    runner_cost, runner, _ = scored[1]
+    slot_class = _slot_classes(best)
     margin = np.full(n, np.inf)
     if margins:
         for i in range(n):
-            # Forbid chromosome i its class; the rise in cost is how sure the call is.
-            blocked = costs.copy()
-            blocked[i, classes[i]] = 1e6
-            _, other = _solve(blocked, slot_class, slot_extra)
-            margin[i] = other + (extra_copy_penalty if SEX_PATTERNS[pattern][2] else 0) - cost
-    sex = "X" * int((classes == X).sum()) + "Y" * int((classes == Y).sum())
+            # Forbid object i its choice; the rise in cost is how sure that choice is.
+            blocked_class, blocked_reject = as_class.copy(), reject.copy()
+            if classes[i] == REJECTED:
+                blocked_reject[i] = MAX_MARGIN
+            else:
+                blocked_class[i, classes[i]] = MAX_MARGIN
+            _, other = _solve(blocked_class, blocked_reject, slot_class, missed_chromosome_cost)
+            margin[i] = other + extra_copy_penalty * best.changes - cost
+    placed = classes != REJECTED
+    filled = np.bincount(classes[placed], minlength=N_CLASSES)
+    missing = [
+        CLASSES[c] for c in range(N_CLASSES) for _ in range(max(best.copies[c] - filled[c], 0))
+    ]
+    copies = np.array(best.copies)
+    if surplus and not placed.all():
+        extra = as_class[~placed].argmin(axis=1)
+        classes[~placed] = extra
+        copies += np.bincount(extra, minlength=N_CLASSES)
+        placed[:] = True
+    probability = np.where(placed, probabilities[np.arange(n), np.maximum(classes, 0)], junk)
     return CellAssignment(
-        classes, probabilities[np.arange(n), classes], np.minimum(margin, 1e6), sex, cost
+        classes,
+        probability,
+        np.minimum(margin, MAX_MARGIN),
+        "X" * int(copies[X]) + "Y" * int(copies[Y]),
+        cost,
+        iscn_from_counts(dict(zip(CLASSES, copies.tolist(), strict=True))),
+        min(runner_cost - cost, MAX_MARGIN),
+        runner.iscn,
+        missing,
     )
 
 
+@dataclass
+class Assignments:
+    """assign_cells' per-object columns and per-cell calls (cells in order of appearance)."""
+
+    classes: np.ndarray
+    probability: np.ndarray
+    margin: np.ndarray
+    cells: dict[object, CellAssignment]
+
+
 def assign_cells(
-    probabilities: np.ndarray, cell_ids, extra_copy_penalty: float = 6.0, margins: bool = True
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Assignment for every cell of a table; (class, probability, margin) per row."""
+    probabilities: np.ndarray,
+    cell_ids,
+    extra_copy_penalty: float = 6.0,
+    margins: bool = True,
+    *,
+    junk: np.ndarray | None = None,
+    junk_base_rate: float = 0.5,
+    missed_chromosome_cost: float = 50.0,
+) -> Assignments:
+    """Assignment for every cell of a table."""
     cell_ids = np.asarray(cell_ids)
+    junk = None if junk is None else np.asarray(junk, dtype=float)
     classes = np.empty(len(cell_ids), dtype=int)
     probability, margin = np.empty(len(cell_ids)), np.empty(len(cell_ids))
+    cells = {}
     for cell in dict.fromkeys(cell_ids):
         rows = np.flatnonzero(cell_ids == cell)
-        result = assign_cell(probabilities[rows], extra_copy_penalty, margins)
+        result = assign_cell(
+            probabilities[rows],
+            extra_copy_penalty,
+            margins,
+            junk=None if junk is None else junk[rows],
+            junk_base_rate=junk_base_rate,
+            missed_chromosome_cost=missed_chromosome_cost,
+        )
         classes[rows], probability[rows], margin[rows] = (
             result.classes,
             result.probability,
             result.margin,
         )
-    return classes, probability, margin
+        cells[cell] = result
+    return Assignments(classes, probability, margin, cells)

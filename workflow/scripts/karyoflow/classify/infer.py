@@ -63,8 +63,11 @@ def classify(
     """Per crop: independent call and per-cell assigned call; and the probability matrix."""
     probabilities, groups, rate = predict(model, crop_set)
     independent = decide(probabilities, groups)
-    assigned, assigned_p, margin = assign_cells(
-        probabilities, crop_set.table["image_id"], extra_copy_penalty
+    assignment = assign_cells(probabilities, crop_set.table["image_id"], extra_copy_penalty)
+    assigned, assigned_p, margin = (
+        assignment.classes,
+        assignment.probability,
+        assignment.margin,
     )
     table = crop_set.table[["crop_id", "image_id", "true_class", "label"]].copy()
     table["predicted"] = [CLASSES[i] for i in independent]

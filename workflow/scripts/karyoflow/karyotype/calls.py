@@ -1,13 +1,15 @@
-"""Per-cell numerical karyotype calls from the classifier's assigned classes, with flags."""
+"""Per-cell numerical karyotype calls: the count-aware assignment of a cell's objects
+(karyoflow.classify.assign, with the object screen) and the calls with their flags."""
 
 from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pandas as pd
 
 from karyoflow.core.iscn import iscn_from_labels
-from karyoflow.core.labels import AUTOSOMES, canonical
+from karyoflow.core.labels import AUTOSOMES, CLASSES, canonical
 
 CELL_COLUMNS = [
     "image_id",
@@ -16,7 +18,89 @@ CELL_COLUMNS = [
     "flag",
     "n_low_confidence",
     "mean_probability",
+    "karyotype_margin",
+    "runner_up",
+    "missing",
+    "n_rejected",
 ]
+# Per-object columns of the assignment (rule assign_karyotypes); the cell's call is
+# repeated on each of its objects.
+OBJECT_COLUMNS = [
+    "crop_id",
+    "image_id",
+    "assigned",
+    "assigned_index",
+    "assigned_probability",
+    "assignment_margin",
+    "not_one_chromosome",
+    "rejection_reason",
+    "karyotype",
+    "karyotype_margin",
+    "runner_up",
+    "missing",
+]
+
+
+def assign_objects(
+    classified: pd.DataFrame,
+    crops: pd.DataFrame,
+    screen: dict | None,
+    extra_copy_penalty: float,
+) -> pd.DataFrame:
+    """The count-aware assignment of every cell's objects (OBJECT_COLUMNS).
+
+    With a screen, each object may be rejected as not one chromosome (`assigned` empty,
+    with a reason), and a chromosome the call needs but no object shows is taken as
+    missed by the detector at the cost its recall implies. Without one (crops cut from
+    annotated chromosomes), every object is a chromosome and none is missed."""
+    from karyoflow.classify.assign import REJECTED, assign_cells
+    from karyoflow.karyotype import screen as screening
+
+    table = classified.reset_index(drop=True)
+    probabilities = table[[f"p_{c}" for c in CLASSES]].to_numpy(float)
+    junk, reasons = None, [""] * len(table)
+    settings = {}
+    if screen is not None:
+        objects = table[["crop_id", "image_id"]].merge(
+            crops[["crop_id", "det_confidence", "area_px", "xmin", "ymin", "xmax", "ymax"]],
+            on="crop_id",
+            how="left",
+        )
+        if objects["det_confidence"].isna().any():
+            raise ValueError("the classified table names crops the crop table does not hold")
+        features = screening.object_features(objects, probabilities)
+        junk = screening.junk_probability(screen, features)
+        reasons = screening.rejection_reasons(features)
+        settings = {
+            "junk_base_rate": screen["share_not_one_chromosome"],
+            "missed_chromosome_cost": screening.missed_chromosome_cost(screen),
+        }
+    result = assign_cells(
+        probabilities, table["image_id"], extra_copy_penalty, junk=junk, **settings
+    )
+    rejected = result.classes == REJECTED
+    cells = [result.cells[i] for i in table["image_id"]]
+    return pd.DataFrame(
+        {
+            "crop_id": table["crop_id"],
+            "image_id": table["image_id"].astype(str),
+            "assigned": [
+                "" if r else CLASSES[c] for c, r in zip(result.classes, rejected, strict=True)
+            ],
+            "assigned_index": result.classes,
+            "assigned_probability": result.probability.round(4),
+            "assignment_margin": result.margin.round(3),
+            "not_one_chromosome": (np.zeros(len(table)) if junk is None else junk).round(4),
+            "rejection_reason": [
+                why if r else "" for why, r in zip(reasons, rejected, strict=True)
+            ],
+            "karyotype": [c.karyotype for c in cells],
+            "karyotype_margin": [round(c.karyotype_margin, 3) for c in cells],
+            "runner_up": [c.runner_up for c in cells],
+            "missing": [";".join(c.missing) for c in cells],
+        },
+        columns=OBJECT_COLUMNS,
+    )
 
 
 def call_cell(
@@ -26,25 +110,34 @@ def call_cell(
     *,
     low_probability: float = 0.5,
     low_margin: float = 1.0,
+    karyotype: str | None = None,
+    karyotype_margin: float = float("inf"),
 ) -> tuple[str, str, int]:
     """(ISCN call, flag, number of low-confidence chromosomes) for one cell.
 
-    Flags, joined by ';' ('ok' when none): `count` when the number is outside 44..48
-    (missed or split objects are likelier than such a karyotype), `low_confidence` when
-    over 10% of the chromosomes have assigned probability < low_probability, and
-    `weak_aneuploidy` when a gained class rests on a chromosome whose assignment margin is
-    below low_margin nats, `loss` when an autosome has fewer than two copies.
+    `classes` are the cell's chromosomes (rejected objects left out). The call is
+    `karyotype` where the assignment gave one, else the classes counted. Flags say why a
+    call is weak, joined by ';' ('ok' when none):
+    - `count`: the chromosomes number outside 44..48 (missed or split objects are
+      likelier than such a karyotype);
+    - `low_confidence`: over 10% of the chromosomes have probability < low_probability;
+    - `weak_call`: the runner-up karyotype is within low_margin nats of the call;
+    - `weak_aneuploidy`: a gained class rests on a chromosome whose own margin is below
+      low_margin nats.
     """
     n = len(classes)
     probabilities = list(probabilities)
     margins = list(margins)
-    iscn = iscn_from_labels(classes) if n else "0,-"
+    if karyotype is None:
+        karyotype = iscn_from_labels(classes) if n else "0,-"
     low = sum(p < low_probability for p in probabilities)
     flags = []
     if not 44 <= n <= 48:
         flags.append("count")
     if n and low > 0.1 * n:
         flags.append("low_confidence")
+    if karyotype_margin < low_margin:
+        flags.append("weak_call")
     counts = Counter(canonical(c) for c in classes)
     gained = [c for c in AUTOSOMES if counts[c] > 2]
     if counts["X"] + counts["Y"] > 2:
@@ -54,34 +147,72 @@ def call_cell(
     )
     if weak:
         flags.append("weak_aneuploidy")
-    if any(counts[c] < 2 for c in AUTOSOMES):
-        # A missing autosome is likelier a missed or merged object than a monosomy.
-        flags.append("loss")
-    return iscn, ";".join(flags) or "ok", low
+    return karyotype, ";".join(flags) or "ok", low
 
 
 def call_cells(
-    calls: pd.DataFrame, low_probability: float = 0.5, low_margin: float = 1.0
+    objects: pd.DataFrame, low_probability: float = 0.5, low_margin: float = 1.0
 ) -> pd.DataFrame:
-    """Per-cell karyotype calls from a classify table (assigned classes)."""
-
+    """Per-cell karyotype calls from an assignment table (OBJECT_COLUMNS); a table with
+    assigned classes only is called by counting them."""
     rows = []
-    for image_id, cell in calls.groupby("image_id", sort=True):
+    for image_id, cell in objects.groupby("image_id", sort=True):
+        kept = cell[cell["assigned"].astype(str) != ""]
+        first = cell.iloc[0]
+        known = "karyotype" in cell
         iscn, flag, low = call_cell(
-            list(cell["assigned"]),
-            cell["assigned_probability"],
-            cell["assignment_margin"],
+            list(kept["assigned"]),
+            kept["assigned_probability"],
+            kept["assignment_margin"],
             low_probability=low_probability,
             low_margin=low_margin,
+            karyotype=first["karyotype"] if known else None,
+            karyotype_margin=float(first["karyotype_margin"]) if known else float("inf"),
         )
         rows.append(
             (
                 image_id,
-                len(cell),
+                len(kept),
                 iscn,
                 flag,
                 low,
-                round(float(cell["assigned_probability"].mean()), 4),
+                round(float(kept["assigned_probability"].mean()), 4) if len(kept) else 0.0,
+                float(first["karyotype_margin"]) if known else None,
+                str(first["runner_up"]) if known else "",
+                str(first["missing"]) if known else "",
+                len(cell) - len(kept),
             )
         )
     return pd.DataFrame(rows, columns=CELL_COLUMNS)
+
+
+def assign_karyotypes_files(
+    classified: str,
+    crops: str,
+    objects: str,
+    *,
+    screen: str = "",
+    extra_copy_penalty: float,
+) -> pd.DataFrame:
+    """Rule assign_karyotypes: the assignment table of one crop set."""
+    import logging
+
+    from karyoflow.core.tables import write_parquet
+    from karyoflow.karyotype.screen import read_screen
+
+    table = assign_objects(
+        pd.read_parquet(classified),
+        pd.read_parquet(crops),
+        read_screen(screen) if screen else None,
+        extra_copy_penalty,
+    )
+    write_parquet(table, objects)
+    missed = [m for m in table.drop_duplicates("image_id")["missing"] if m]
+    logging.getLogger(__name__).info(
+        "%d objects in %d cells: %d rejected as not one chromosome; %d chromosomes taken as missed",
+        len(table),
+        table["image_id"].nunique(),
+        int((table["assigned"] == "").sum()),
+        sum(len(m.split(";")) for m in missed),
+    )
+    return table

@@ -75,6 +75,77 @@ def placement_scores(
     }
 
 
+KINDS = ("isolated", "touching", "overlapping")
+
+
+def instance_scores_by_kind(
+    called: pd.DataFrame, truth: pd.DataFrame, image_ids, iou_threshold: float = 0.5
+) -> dict:
+    """Instance matching (box IoU >= threshold, one-to-one, highest IoU first) per kind of
+    annotated chromosome (`kind` column: isolated, touching, overlapping).
+
+    Recall: the share of annotated chromosomes of a kind that a called one matches.
+    Precision: of the called chromosomes given to a kind (the kind of the annotated one
+    they match, else of the one they overlap most), the share that match; a called one
+    overlapping none counts under `none` (debris, a nucleus, background)."""
+    from karyoflow.core.boxes import box_iou, match_boxes
+
+    counts = {k: {"annotated": 0, "called": 0, "matched": 0} for k in (*KINDS, "none")}
+    called_by_image = dict(tuple(called.groupby("image_id")))
+    truth_by_image = dict(tuple(truth.groupby("image_id")))
+    for image_id in image_ids:
+        boxes = truth_by_image.get(image_id, truth.iloc[0:0])
+        kinds = boxes["kind"].to_numpy()
+        for kind in kinds:
+            counts[kind]["annotated"] += 1
+        calls = called_by_image.get(image_id)
+        if calls is None:
+            continue
+        found = calls[CALLED_BOX].to_numpy(float)
+        annotated = boxes[BOX].to_numpy(float)
+        pairs = dict(match_boxes(found, annotated, iou_threshold))
+        overlap = box_iou(found, annotated) if len(annotated) else np.zeros((len(found), 0))
+        for i in range(len(found)):
+            if i in pairs:
+                kind = kinds[pairs[i]]
+                counts[kind]["matched"] += 1
+            elif overlap.shape[1] and overlap[i].max() > 0:
+                kind = kinds[int(overlap[i].argmax())]
+            else:
+                kind = "none"
+            counts[kind]["called"] += 1
+    return {
+        kind: c
+        | {
+            "recall": round(c["matched"] / c["annotated"], 4) if c["annotated"] else None,
+            "precision": round(c["matched"] / c["called"], 4) if c["called"] else None,
+        }
+        for kind, c in counts.items()
+    }
+
+
+def truth_kinds(manifest: pd.DataFrame, annotations: pd.DataFrame) -> pd.DataFrame | None:
+    """The annotations with each chromosome's kind, where the manifest's truth files
+    (the synthetic generator's) say it; None where they do not."""
+    paths = manifest.set_index("image_id")["truth_path"].fillna("")
+    if not (paths != "").any():
+        return None
+    rows = []
+    for image_id, boxes in annotations.groupby("image_id"):
+        path = paths.get(image_id, "")
+        if not path:
+            continue
+        instances = json.loads(Path(path).read_text())["instances"]
+        kinds = [
+            "overlapping" if inst["overlapping"] else "touching" if inst["touching"] else "isolated"
+            for inst in instances
+        ]
+        if len(kinds) != len(boxes):
+            raise ValueError(f"{path}: {len(kinds)} instances, {len(boxes)} annotated boxes")
+        rows.append(boxes.sort_values("object_index").assign(kind=kinds))
+    return pd.concat(rows, ignore_index=True) if rows else None
+
+
 def evaluate_karyotypes_files(
     cells: str,
     chromosomes: str,
@@ -110,6 +181,11 @@ def evaluate_karyotypes_files(
     with_truth = [i for i in in_set if i in truth]
     scores["count"] = count_scores(table, truth_boxes, with_truth)
     scores["placement"] = placement_scores(table, truth_boxes, with_truth)
+    manifest_table = pd.read_csv(manifest, dtype={"image_id": str}, keep_default_na=False)
+    if "truth_path" in manifest_table:
+        with_kinds = truth_kinds(manifest_table, truth_boxes)
+        if with_kinds is not None:
+            scores["instances_by_kind"] = instance_scores_by_kind(table, with_kinds, with_truth)
     if detection:
         record = json.loads(Path(detection).read_text())
         scores["detection"] = {

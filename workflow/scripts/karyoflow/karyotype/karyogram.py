@@ -146,7 +146,7 @@ def karyogram_image(
 
 
 def karyogram_files(
-    calls: str,
+    objects: str,
     crops: str,
     crop_arrays: str,
     cells: str,
@@ -163,7 +163,7 @@ def karyogram_files(
     from karyoflow.core.tables import write_csv
     from karyoflow.crops.canvas import load_crops
 
-    table = pd.read_parquet(calls)
+    table = pd.read_parquet(objects)
     crop_table = pd.read_parquet(crops, columns=["crop_id"])
     _, windows = load_crops(crop_arrays)
     if len(windows) != len(crop_table):
@@ -171,7 +171,7 @@ def karyogram_files(
     row_of = dict(zip(crop_table["crop_id"], range(len(crop_table)), strict=True))
     missing = set(table["crop_id"]) - set(row_of)
     if missing:
-        raise ValueError(f"{calls} names {len(missing)} crops {crops} does not hold")
+        raise ValueError(f"{objects} names {len(missing)} crops {crops} does not hold")
     table["row"] = table["crop_id"].map(row_of)
     per_cell = call_cells(table, low_probability, low_margin)
     out = Path(karyograms)
@@ -186,6 +186,7 @@ def karyogram_files(
     )
     for n, (image_id, cell) in enumerate(table.groupby("image_id", sort=True), start=1):
         iscn, flag = call_of[image_id]
+        cell = cell[cell["assigned"].astype(str) != ""]  # rejected objects are no chromosome
         title = f"{image_id}: {iscn}" + ("" if flag == "ok" else f"  [{flag}]")
         image = karyogram_image(
             native_chromosomes([windows[i] for i in cell["row"]], straighten_method),
