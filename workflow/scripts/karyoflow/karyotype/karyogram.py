@@ -180,14 +180,18 @@ def karyogram_files(
     call_of = dict(
         zip(
             per_cell["image_id"],
-            zip(per_cell["karyotype"], per_cell["flag"], strict=True),
+            zip(per_cell["karyotype"], per_cell["flag"], per_cell["missing"], strict=True),
             strict=True,
         )
     )
     for n, (image_id, cell) in enumerate(table.groupby("image_id", sort=True), start=1):
-        iscn, flag = call_of[image_id]
+        iscn, flag, missing = call_of[image_id]
         cell = cell[cell["assigned"].astype(str) != ""]  # rejected objects are no chromosome
-        title = f"{image_id}: {iscn}" + ("" if flag == "ok" else f"  [{flag}]")
+        title = (
+            f"{image_id}: {iscn}"
+            + (f"  missed: {missing.replace(';', ' ')}" if missing else "")
+            + ("" if flag == "ok" else f"  [{flag}]")
+        )
         image = karyogram_image(
             native_chromosomes([windows[i] for i in cell["row"]], straighten_method),
             list(cell["assigned"]),
