@@ -1,38 +1,14 @@
 # karyoflow: metaphase images -> chromosomes -> karyograms and karyotype calls.
-# Thin entry point: configuration, validation, rule files, targets. Logic lives in
-# workflow/scripts/karyoflow (a tested library); rules call it through thin scripts.
-
-from snakemake.utils import min_version, validate
-
-min_version("9.0")
+# `snakemake` run here reads this file; the workflow itself is workflow/Snakefile, the
+# file a host workflow imports as a module (README, "Using karyoflow inside your own
+# workflow").
 
 
-configfile: "config/config.yaml"
+include: "workflow/Snakefile"
 
 
-validate(config, "config/schema.yaml", set_default=True)
-
-
-# Base image for `--sdm apptainer conda` (each rule's conda env is built inside it);
-# `snakemake --containerize` writes a Dockerfile with every env baked in instead.
-container: "docker://condaforge/miniforge3:24.9.2-0"
-
-
-include: "workflow/rules/common.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/detect.smk"
-include: "workflow/rules/segment.smk"
-include: "workflow/rules/crops.smk"
-include: "workflow/rules/straighten.smk"
-include: "workflow/rules/classify.smk"
-include: "workflow/rules/karyotype.smk"
-include: "workflow/rules/provenance.smk"
-
-
-report: "workflow/report/workflow.rst"
-
-
-rule all:
+# An included file's default target does not carry over: everything `all` builds.
+rule default:
     default_target: True
     input:
-        with_provenance(all_targets()),
+        rules.all.input,

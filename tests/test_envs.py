@@ -55,7 +55,7 @@ def test_frameworks_stay_apart():
 # ASTs; nothing heavy is imported. Imports inside functions count wherever the rule's code
 # can call the function (see _needs). A failure names the rule, its env and what it lacks.
 
-RULE_FILES = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
+RULE_FILES = [ROOT / "workflow" / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]
 SCRIPTS_DIR = ROOT / "workflow" / "scripts"
 LIBRARY = "karyoflow"
 

@@ -23,7 +23,9 @@ def test_ruff_lint_and_format_are_clean():
 
 
 def test_snakefmt_is_clean():
-    formatted = run(str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/rules")
+    formatted = run(
+        str(BIN / "snakefmt"), "--check", "Snakefile", "workflow/Snakefile", "workflow/rules"
+    )
     assert formatted.returncode == 0, (formatted.stdout + formatted.stderr)[-3000:]
 
 

@@ -1,9 +1,93 @@
 # Helpers shared by the rule files (paths, input functions, config checks).
 
+import hashlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.current_basedir).parent / "scripts"))
+from snakemake.sourcecache import (
+    HostingProviderFile,
+    LocalGitFile,
+    LocalSourceFile,
+    SourceFile,
+)
+
+
+def _joining_source_files(join):
+    def joined(self, path):
+        if isinstance(path, SourceFile):
+            path = path.get_path_or_uri(secret_free=False)
+        return join(self, path)
+
+    joined.accepts_source_files = True
+    return joined
+
+
+# Snakemake 9.27 hands a script's path to the rule's base folder as a source file when it
+# checks whether the script changed; git and GitHub sources only join text, so every job
+# of a module imported with gitfile()/github() stopped with a TypeError. Join them as
+# Snakemake's other sources do.
+for _source_class in (LocalGitFile, HostingProviderFile):
+    if not getattr(_source_class.join, "accepts_source_files", False):
+        _source_class.join = _joining_source_files(_source_class.join)
+
+# Files that jobs and parse-time code open as files, not through Snakemake's source
+# handling (rules, scripts, envs, schema and report captions need nothing): the
+# karyoflow library, its band table, the shipped models, uv.lock. One per line, relative
+# to the repository; tests/test_module.py keeps it equal to what git tracks.
+SOURCE_LISTING = "../library_files.txt"
+
+
+def _source_bytes(source):
+    """A file of the workflow's source, byte for byte."""
+    if isinstance(source, LocalGitFile):
+        # Snakemake reads git sources as text, which would spoil the models.
+        return subprocess.run(
+            ["git", "-C", source.repo_path, "show", f"{source.ref}:{source.path}"],
+            check=True,
+            capture_output=True,
+        ).stdout
+    with workflow.sourcecache.open(source, "rb") as handle:
+        return handle.read()
+
+
+def source_root():
+    """The repository on this machine's disk: the checkout the workflow runs from, or,
+    for a module imported from a git source (gitfile(), github(), ...), a copy of the
+    listed files under .snakemake/karyoflow-source/, refreshed where they differ."""
+    rules_dir = workflow.current_basedir  # workflow/rules, as a Snakemake source file
+    if isinstance(rules_dir, LocalSourceFile):
+        return Path(rules_dir.get_path_or_uri(secret_free=True)).resolve().parents[1]
+    where = rules_dir.get_path_or_uri(secret_free=True)
+    root = Path(
+        ".snakemake",
+        "karyoflow-source",
+        hashlib.sha256(where.encode()).hexdigest()[:16],
+    )
+    listing = _source_bytes(rules_dir.join(SOURCE_LISTING)).decode().split()
+    for relative in listing:
+        data = _source_bytes(rules_dir.join(f"../../{relative}"))
+        target = root / relative
+        if not target.is_file() or target.read_bytes() != data:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f"{target.name}.partial")
+            partial.write_bytes(data)
+            partial.replace(target)
+    return root.resolve()
+
+
+SOURCE_ROOT = source_root()
+LIBRARY_DIR = str(SOURCE_ROOT / "workflow" / "scripts")
+sys.path.insert(0, LIBRARY_DIR)
+if not isinstance(workflow.current_basedir, LocalSourceFile):
+    # Jobs' scripts come from Snakemake's source cache, away from the library: point
+    # their Python at the copy (set here for the jobs; nothing is asked of the user).
+    os.environ.update(
+        PYTHONPATH=os.pathsep.join(
+            filter(None, [LIBRARY_DIR, os.environ.get("PYTHONPATH")])
+        )
+    )
 
 from karyoflow.config import check_config, predict_model  # noqa: E402
 from karyoflow.core.provenance import (
@@ -13,7 +97,7 @@ from karyoflow.core.provenance import (
 )  # noqa: E402
 
 RESULTS = config["results_dir"]
-WORKFLOW_DIR = Path(workflow.basedir)
+WORKFLOW_DIR = SOURCE_ROOT
 PROVENANCE_STAGES = [*STAGE_SECTIONS, "predict", "evaluate"]
 
 check_config(config)
