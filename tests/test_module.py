@@ -125,3 +125,18 @@ def test_module_import_from_a_git_source_runs_the_data_stage_offline(tmp_path):
     assert len(copies) == 1 and (copies[0] / "core" / "bands.py").is_file()
     shipped = copies[0].parents[2] / "models" / "cil_detector_yolo11n.pt"
     assert shipped.read_bytes() == (ROOT / "models" / "cil_detector_yolo11n.pt").read_bytes()
+
+
+def test_readme_module_snippet_pins_the_released_version():
+    """The version lives in pyproject.toml; the README's module snippet and the changelog
+    name the same release."""
+    import re
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    readme = (ROOT / "README.md").read_text()
+    tags = re.findall(
+        r'github\("<owner>/karyoflow", path="workflow/Snakefile", tag="([^"]+)"\)', readme
+    )
+    assert tags == [f"v{version}"]
+    assert f"## [{version}] - " in (ROOT / "CHANGELOG.md").read_text()
