@@ -44,6 +44,18 @@ def _with_boxes(calls: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     return joined
 
 
+def _where(joined: pd.DataFrame, number: str) -> dict:
+    """The image, the object's instance number (as `number`) and its box in pixels."""
+    return {
+        "image_id": joined["image_id"].astype(str),
+        number: joined["instance_id"].astype(int),
+        "x1": joined["xmin"].astype(float).round(1),
+        "y1": joined["ymin"].astype(float).round(1),
+        "x2": joined["xmax"].astype(float).round(1),
+        "y2": joined["ymax"].astype(float).round(1),
+    }
+
+
 def rejected_table(calls: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     """One row per object the assignment judged not one chromosome: its instance number,
     box in the input image's pixels, the screen's chance and the reason."""
@@ -51,12 +63,7 @@ def rejected_table(calls: pd.DataFrame, crops: pd.DataFrame) -> pd.DataFrame:
     joined = _with_boxes(rejected, crops)
     table = pd.DataFrame(
         {
-            "image_id": joined["image_id"].astype(str),
-            "object": joined["instance_id"].astype(int),
-            "x1": joined["xmin"].astype(float).round(1),
-            "y1": joined["ymin"].astype(float).round(1),
-            "x2": joined["xmax"].astype(float).round(1),
-            "y2": joined["ymax"].astype(float).round(1),
+            **_where(joined, "object"),
             "not_one_chromosome": joined["not_one_chromosome"].astype(float).round(4),
             "reason": joined["rejection_reason"].astype(str),
         },
@@ -90,12 +97,7 @@ def chromosome_table(
         flags.append(";".join(flag) or "ok")
     table = pd.DataFrame(
         {
-            "image_id": joined["image_id"].astype(str),
-            "chromosome": joined["instance_id"].astype(int),
-            "x1": joined["xmin"].astype(float).round(1),
-            "y1": joined["ymin"].astype(float).round(1),
-            "x2": joined["xmax"].astype(float).round(1),
-            "y2": joined["ymax"].astype(float).round(1),
+            **_where(joined, "chromosome"),
             "class": joined["assigned"].astype(str),
             "probability": joined["assigned_probability"].astype(float).round(4),
             "margin": joined["assignment_margin"].astype(float).round(3),
