@@ -332,16 +332,22 @@ def test_training_is_deterministic_for_a_seed(tiny_crop_set):
     assert (first[0]["loss"] != other[0]["loss"]).all()
 
 
-def test_the_classifier_learns_the_tiny_crop_set(tiny_crop_set):
+def test_the_classifier_learns_the_tiny_crop_set(tiny_crop_set, caplog):
     """Length and band period tell the tiny set's classes apart: a few epochs of the small
     cnn9 must beat chance (1/24) several times over on the held-out case, with and
-    without the per-cell assignment."""
+    without the per-cell assignment. The log says which device trained it."""
+    import logging
+
+    import tensorflow as tf
     from karyoflow.classify.infer import classify
     from karyoflow.classify.train import train
 
     hyper = HYPER | {"epochs": 12, "learning_rate": 0.003, "augment": {"flip": False}}
     crop_set = split_by_case(tiny_crop_set, hyper)
-    model, _ = train(crop_set.split("train"), crop_set.split("val"), hyper)
+    with caplog.at_level(logging.INFO, logger="karyoflow.classify.train"):
+        model, _ = train(crop_set.split("train"), crop_set.split("val"), hyper)
+    device = "GPU (" if tf.config.list_physical_devices("GPU") else "CPU (TensorFlow found no GPU)"
+    assert f"validating on {len(crop_set.split('val').labels)}, on {device}" in caplog.text
     test = crop_set.split("test")
     calls, _, _ = classify(model, test, extra_copy_penalty=3.0)
     truth = calls["true_class"].to_numpy()

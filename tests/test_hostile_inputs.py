@@ -748,3 +748,29 @@ def test_missing_input_folder_is_named(tmp_path, annotated, policy):
     assert info.value.problem == "not_found"
     assert str(info.value).startswith(f"{missing}: configured dataset path does not exist")
     assert not out.exists()  # nothing half-written
+
+
+def test_fluorescent_image_is_detected_inverted_and_listed(tmp_path):
+    """A detector that learnt dark chromosomes on a light background (the stand-in finds
+    dark blobs) sees nothing in a fluorescent image (bright on dark) unless it is
+    inverted: `auto` tries both views and keeps the one with the confident boxes."""
+    Image.fromarray(metaphase(n=6)).save(tmp_path / "gband.png")
+    Image.fromarray(255 - metaphase(n=5, seed=1)).save(tmp_path / "qband.png")
+    images = pd.DataFrame(
+        {
+            "image_id": ["gband", "qband"],
+            "image_path": [str(tmp_path / "gband.png"), str(tmp_path / "qband.png")],
+        }
+    )
+    found = {}
+    for polarity in ("dark", "bright", "auto"):
+        boxes, issues = detect_images(FakeDetector(), images, imgsz=320, polarity=polarity)
+        found[polarity] = boxes.groupby("image_id").size().to_dict()
+        if polarity == "auto":
+            listed = dict(zip(issues["image_id"], issues["problem"], strict=True))
+            assert listed == {"qband": "bright_on_dark"}
+    assert found["dark"].get("gband") == 6 and found["dark"].get("qband", 0) == 0
+    assert found["bright"].get("qband") == 5 and found["bright"].get("gband", 0) == 0
+    assert found["auto"] == {"gband": 6, "qband": 5}
+    with pytest.raises(ValueError, match="polarity"):
+        detect_images(FakeDetector(), images, imgsz=320, polarity="inverted")

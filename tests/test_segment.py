@@ -221,3 +221,41 @@ def test_real_mfish_label_maps_score(real_data_dir):
     summary = summarize(scores, "classical")
     assert summary["n_images"] == 2 and summary["n_instances"] > 60
     assert summary["mean_iou"] > 0.5
+
+
+def test_segmentation_takes_the_polarity_detection_chose(tmp_path):
+    """Thin bright chromosomes in boxes that are mostly dark background fool a guess from
+    the boxes; the polarity detection found its boxes in is taken instead."""
+    image = np.full((120, 200), 20, np.uint8)
+    boxes = []
+    for k in range(4):
+        x = 20 + 45 * k
+        image[30:90, x : x + 3] = 220  # thin: the box around it is mostly background
+        boxes.append((x - 12.0, 20.0, x + 15.0, 100.0))
+    Image.fromarray(image).save(tmp_path / "q.png")
+    images = pd.DataFrame({"image_id": ["q"], "image_path": [str(tmp_path / "q.png")]})
+    table = pd.DataFrame(boxes, columns=["xmin", "ymin", "xmax", "ymax"]).assign(
+        image_id="q", box_index=range(4), **{"class": "chromosome"}, confidence=0.9
+    )
+    guessed, _ = segment_images(images, table, tmp_path / "guessed")
+    assert set(guessed["polarity"]) == {"dark"}  # the guess from the boxes alone is wrong
+    taken, _ = segment_images(images, table.assign(polarity="bright"), tmp_path / "taken")
+    assert set(taken["polarity"]) == {"bright"} and len(taken) == 4
+    # each mask is its bar (3 x 60 px), widened a little by the smoothing
+    assert taken["area"].between(150, 400).all()
+
+
+def test_a_touching_pair_in_two_boxes_comes_out_as_two_masks():
+    """Two bars side by side, touching along their length, each in its detected box
+    (the boxes overlap): two masks, each about its own bar, sharing no pixel."""
+    image = np.full((80, 60), 225, np.uint8)
+    image[10:60, 20:28] = 70
+    image[15:62, 28:36] = 95
+    boxes = np.array([(18, 8, 30, 62), (26, 13, 38, 64)], float)
+    (left, right), polarity = segment_boxes(image, boxes)
+    assert polarity == "dark"
+    a, b = left.full(image.shape), right.full(image.shape)
+    assert not (a & b).any()
+    # each holds its bar's core; the cut between them lies within 2 px of the true edge
+    assert a[10:60, 21:26].mean() > 0.9 and b[15:62, 31:35].mean() > 0.9
+    assert a[:, 31:].sum() == 0 and b[:, :26].sum() == 0

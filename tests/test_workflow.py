@@ -489,3 +489,19 @@ def test_shipped_models_call_a_cil_image_without_training(tmp_path, real_data_di
     pairs = match_boxes(called, truth_boxes, 0.5)
     # most annotated chromosomes have a called box on them: coordinates are the image's
     assert len(pairs) >= 0.8 * len(truth_boxes), (len(pairs), len(truth_boxes))
+
+
+def test_slurm_profile_retry_gets_more_memory_and_time():
+    """Every memory and runtime request in the profile scales with the attempt: the one
+    retry (`retries: 1`) asks for twice of each."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "profile.yaml").read_text())
+    assert profile["retries"] >= 1
+    requests = [profile["default-resources"], *profile["set-resources"].values()]
+    for settings in requests:
+        for key in ("mem_mb", "runtime"):
+            if key in settings:
+                first, second = (
+                    eval(str(settings[key]), {}, {"attempt": a})  # as Snakemake evaluates it
+                    for a in (1, 2)
+                )
+                assert second == 2 * first > 0, (key, settings[key])

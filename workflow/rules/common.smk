@@ -206,6 +206,7 @@ def detection_settings(wildcards):
         "max_det": detect["max_det"],
         "batch": detect["predict_batch"],
         "device": detect["device"],
+        "polarity": detect["polarity"],
     }
 
 

@@ -196,12 +196,16 @@ def train(
     train_data = dataset(train_set, augment=hyper["augment"], shuffle=True, **common)
     val_data = dataset(val_set, **common) if len(val_set.labels) else None
     logger = _epoch_logger(hyper["epochs"], checkpoint, hyper, state)
+    import tensorflow as tf
+
+    gpus = [device.name for device in tf.config.list_physical_devices("GPU")]
     log.info(
-        "training %s (%d parameters) on %d crops, validating on %d",
+        "training %s (%d parameters) on %d crops, validating on %d, on %s",
         model.name,
         model.count_params(),
         len(train_set.labels),
         len(val_set.labels),
+        f"GPU ({', '.join(gpus)})" if gpus else "CPU (TensorFlow found no GPU)",
     )
     model.fit(
         train_data,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from karyoflow.core.errors import BadInputError
@@ -17,7 +18,19 @@ from karyoflow.detect.runtime import offline_environment, pick_device
 log = logging.getLogger(__name__)
 
 
-BOX_COLUMNS = ["image_id", "box_index", "class", "confidence", "xmin", "ymin", "xmax", "ymax"]
+# polarity: the view the boxes were found in (dark or bright chromosomes), which later
+# stages reuse rather than guess again.
+BOX_COLUMNS = [
+    "image_id",
+    "box_index",
+    "class",
+    "confidence",
+    "xmin",
+    "ymin",
+    "xmax",
+    "ymax",
+    "polarity",
+]
 
 
 ISSUE_COLUMNS = ["image_id", "image_path", "problem", "detail", "action"]
@@ -50,6 +63,24 @@ def load_detector(weights: str | Path, class_names: list[str]):
     return model
 
 
+POLARITIES = ("auto", "dark", "bright")
+
+
+def _predict(model, arrays, settings) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(boxes xyxy, class, confidence) per image."""
+    out = []
+    for result in model.predict(arrays, verbose=False, **settings):
+        found = result.boxes
+        out.append(
+            (
+                found.xyxy.cpu().numpy(),
+                found.cls.cpu().numpy().astype(int),
+                found.conf.cpu().numpy(),
+            )
+        )
+    return out
+
+
 def detect_images(
     model,
     images: pd.DataFrame,
@@ -62,9 +93,15 @@ def detect_images(
     batch: int = 8,
     device: str = "auto",
     policy: str = "skip",
+    polarity: str = "auto",
     progress_every: int = 50,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Boxes for every image in `images` (columns image_id, image_path), in batches.
+
+    polarity: `dark` (chromosomes darker than the background, as in G-banding and the
+    images the detectors learnt from), `bright` (fluorescence: Q-banding, DAPI; the image
+    is inverted first) or `auto` (both are tried and the one whose boxes at the operating
+    point are the more confident overall wins; an inverted image is listed).
 
     Returns (boxes with BOX_COLUMNS in pixels of the original image, issues with
     ISSUE_COLUMNS). Boxes down to `min_confidence` are kept; `confidence` is the operating
@@ -75,6 +112,8 @@ def detect_images(
     """
     import cv2
 
+    if polarity not in POLARITIES:
+        raise ValueError(f"detect.polarity {polarity!r} is not one of {POLARITIES}")
     device = pick_device(device)
     names = [model.names[i] for i in sorted(model.names)]
     boxes, issues = [], []
@@ -109,20 +148,27 @@ def detect_images(
             chunk.append((image_id, image_path))
             arrays.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
         if arrays:
-            results = model.predict(
-                arrays,
-                imgsz=imgsz,
-                conf=min_confidence,
-                iou=iou,
-                max_det=max_det,
-                device=device,
-                verbose=False,
+            settings = dict(
+                imgsz=imgsz, conf=min_confidence, iou=iou, max_det=max_det, device=device
             )
-            for (image_id, image_path), result in zip(chunk, results, strict=True):
-                found = result.boxes
-                xyxy = found.xyxy.cpu().numpy()
-                cls = found.cls.cpu().numpy().astype(int)
-                conf = found.conf.cpu().numpy()
+            tried = {
+                view: _predict(
+                    model, [255 - a for a in arrays] if view == "bright" else arrays, settings
+                )
+                for view in (("dark", "bright") if polarity == "auto" else (polarity,))
+            }
+            for k, (image_id, image_path) in enumerate(chunk):
+                # the view whose confident boxes add up to more (a tie keeps "dark")
+                view = max(tried, key=lambda v: tried[v][k][2][tried[v][k][2] >= confidence].sum())
+                xyxy, cls, conf = tried[view][k]
+                if polarity == "auto" and view == "bright":
+                    kept_but_listed(
+                        image_id,
+                        image_path,
+                        "bright_on_dark",
+                        "chromosomes brighter than the background (fluorescence?): detected "
+                        "on the inverted image",
+                    )
                 if not (conf >= confidence).any():
                     kept_but_listed(
                         image_id,
@@ -141,7 +187,9 @@ def detect_images(
                         "raise detect.max_det",
                     )
                 for i in range(len(xyxy)):
-                    boxes.append((image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist()))
+                    boxes.append(
+                        (image_id, i, names[cls[i]], float(conf[i]), *xyxy[i].tolist(), view)
+                    )
         progress.update(min(first + batch, len(rows)))
     table = pd.DataFrame(boxes, columns=BOX_COLUMNS)
     table[["xmin", "ymin", "xmax", "ymax"]] = table[["xmin", "ymin", "xmax", "ymax"]].round(2)

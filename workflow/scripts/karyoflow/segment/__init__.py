@@ -80,7 +80,9 @@ def segment_images(
     """Segment every box of every image; (instances, issues) tables.
 
     `boxes` has image_id, box_index, class, confidence, xmin..ymax (the detection table,
-    already filtered to the operating confidence, or annotation boxes used as prompts).
+    already filtered to the operating confidence, or annotation boxes used as prompts),
+    and, from detection, the polarity each image's boxes were found in, which `auto`
+    then takes.
     """
     from karyoflow.segment.sam import sam_segment
 
@@ -105,12 +107,16 @@ def segment_images(
         outside = (
             (coords[:, 2] <= 0) | (coords[:, 3] <= 0) | (coords[:, 0] >= w) | (coords[:, 1] >= h)
         )
+        chosen = polarity
+        if polarity == "auto" and "polarity" in prompts and len(prompts):
+            # the detector already chose the view its boxes came from: reuse it
+            chosen = str(prompts["polarity"].iloc[0])
         if method == "sam":
             # polarity still matters downstream: crops show the chromosome bright on black
-            used = guess_polarity(image, coords) if polarity == "auto" else polarity
+            used = guess_polarity(image, coords) if chosen == "auto" else chosen
             found = sam_segment(sam_predictor, image, coords)
         else:
-            found, used = segment_boxes(image, coords, polarity=polarity, pad=PAD)
+            found, used = segment_boxes(image, coords, polarity=chosen, pad=PAD)
         box_index = prompts["box_index"].to_numpy()
         det_class = prompts["class"].astype(str).to_numpy()
         confidence = prompts["confidence"].to_numpy(dtype=float)
