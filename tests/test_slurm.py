@@ -9,7 +9,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -61,21 +60,12 @@ def local_profile(folder: Path, partition: str, account: str, cpus: int, mem_mb:
     return folder
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(ROOT / "Snakefile"),
-        "--directory",
-        str(workdir),
-        *args,
-        "--configfile",
-        str(ROOT / "config" / "config.yaml"),
-        str(ROOT / "config" / "quick.yaml"),
-    ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=dict(os.environ))
+def run_quick(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    """Snakemake on the quick configuration (test_workflow's runner, a longer timeout)."""
+    from test_workflow import snakemake
+
+    configs = [str(ROOT / "config" / name) for name in ("config.yaml", "quick.yaml")]
+    return snakemake(workdir, *args, "--configfile", *configs, timeout=1800)
 
 
 @pytest.mark.slow
@@ -96,7 +86,7 @@ def test_quick_chain_runs_under_slurm_as_it_does_locally(tmp_path):
     )
     profile = local_profile(tmp_path / "profile", partition, account, os.cpu_count() or 1, mem_mb)
     prefix = f"kf{os.getpid()}"
-    submitted = snakemake(
+    submitted = run_quick(
         tmp_path / "slurm",
         "--profile",
         str(profile),
@@ -108,7 +98,7 @@ def test_quick_chain_runs_under_slurm_as_it_does_locally(tmp_path):
         "5",
     )
     assert submitted.returncode == 0, (submitted.stdout + submitted.stderr)[-4000:]
-    local = snakemake(tmp_path / "local", *LOCAL_TARGETS, "--cores", "2")
+    local = run_quick(tmp_path / "local", *LOCAL_TARGETS)
     assert local.returncode == 0, local.stderr[-3000:]
     for name in COMPARED:
         assert file_digests(tmp_path / "slurm" / name) == file_digests(tmp_path / "local" / name), (

@@ -77,7 +77,9 @@ def tree_digest(*paths: Path) -> dict[str, dict[str, str]]:
     return {str(path): file_digests(path, with_mode=True) for path in paths}
 
 
-def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     cmd = [
         sys.executable,
         "-m",
@@ -90,7 +92,7 @@ def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.
         "2",
         *args,
     ]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def write_config(workdir: Path, config: dict) -> Path:
