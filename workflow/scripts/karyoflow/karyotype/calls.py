@@ -61,13 +61,7 @@ def assign_objects(
     junk, reasons = None, [""] * len(table)
     settings = {}
     if screen is not None:
-        objects = table[["crop_id", "image_id"]].merge(
-            crops[["crop_id", "det_confidence", "area_px", "xmin", "ymin", "xmax", "ymax"]],
-            on="crop_id",
-            how="left",
-        )
-        if objects["det_confidence"].isna().any():
-            raise ValueError("the classified table names crops the crop table does not hold")
+        objects, _ = screening.classified_objects(table, crops)
         features = screening.object_features(objects, probabilities)
         junk = screening.junk_probability(screen, features)
         reasons = screening.rejection_reasons(features)

@@ -87,6 +87,21 @@ def object_features(objects: pd.DataFrame, probabilities: np.ndarray) -> pd.Data
     )
 
 
+def classified_objects(classified: pd.DataFrame, crops: pd.DataFrame):
+    """(objects with image_id, det_confidence, area_px and box, in the classified table's
+    row order; their (n, 24) class probabilities) from a classify table and its crops."""
+    from karyoflow.core.labels import CLASSES
+
+    table = classified.reset_index(drop=True)
+    objects = table[["crop_id", "image_id"]].merge(
+        crops[["crop_id", "det_confidence", "area_px", *BOX]], on="crop_id", how="left"
+    )
+    objects["image_id"] = objects["image_id"].astype(str)
+    if objects["det_confidence"].isna().any():
+        raise ValueError("the classified table names crops the crop table does not hold")
+    return objects, table[[f"p_{c}" for c in CLASSES]].to_numpy(float)
+
+
 def rejection_reasons(features: pd.DataFrame) -> list[str]:
     """What each object looks like, should it be rejected."""
     reasons = []
@@ -211,20 +226,11 @@ def train_object_screen_files(
     seed: int = 0,
 ) -> dict:
     """Rule train_object_screen: the screen learnt on the validation images' objects."""
-    from karyoflow.core.labels import CLASSES
     from karyoflow.core.tables import write_json
 
-    calls = pd.read_parquet(classified)
-    calls["image_id"] = calls["image_id"].astype(str)
-    crop_table = pd.read_parquet(crops)
+    objects, probabilities = classified_objects(pd.read_parquet(classified), pd.read_parquet(crops))
     truth = pd.read_parquet(annotations)
     truth["image_id"] = truth["image_id"].astype(str)
-    objects = calls[["crop_id", "image_id"]].merge(
-        crop_table[["crop_id", "det_confidence", "area_px", *BOX]], on="crop_id", how="left"
-    )
-    objects["image_id"] = objects["image_id"].astype(str)
-    if objects["det_confidence"].isna().any():
-        raise ValueError(f"{classified} names crops that {crops} does not hold")
     images = pd.read_csv(images_csv, dtype={"image_id": str})["image_id"]
     truth = truth[truth["image_id"].isin(set(images))]
     if truth.empty:
@@ -232,7 +238,6 @@ def train_object_screen_files(
             "the validation images have no annotated chromosome: the object screen needs "
             "a dataset with boxes or outlines"
         )
-    probabilities = calls[[f"p_{c}" for c in CLASSES]].to_numpy(float)
     matched = one_chromosome(objects, truth)
     record = fit_screen(
         object_features(objects, probabilities),
