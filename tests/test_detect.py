@@ -165,11 +165,24 @@ def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
         start_new_session=True,
     )
     history = run_dir / "results.csv"
+    last = run_dir / "weights" / "last.pt"
     deadline = time.time() + 300
     try:
         while time.time() < deadline and child.poll() is None:
-            if history.is_file() and len(history.read_text().splitlines()) >= 3:
-                break  # two epochs written: last.pt is an unfinished checkpoint
+            # two epochs written, and the checkpoint Ultralytics saves after an epoch's row
+            # is on disk: a kill in the middle of that save would leave an unreadable
+            # last.pt, from which a training rightly starts again
+            saved = (
+                history.is_file()
+                and len(history.read_text().splitlines()) >= 3
+                and last.is_file()
+                and last.stat().st_mtime > history.stat().st_mtime
+            )
+            if saved:
+                size = last.stat().st_size
+                time.sleep(0.3)
+                if last.stat().st_size == size:  # the write has finished
+                    break
             time.sleep(0.2)
         assert child.poll() is None, "the training ended before it could be killed"
     finally:

@@ -259,3 +259,77 @@ def test_a_touching_pair_in_two_boxes_comes_out_as_two_masks():
     # each holds its bar's core; the cut between them lies within 2 px of the true edge
     assert a[10:60, 21:26].mean() > 0.9 and b[15:62, 31:35].mean() > 0.9
     assert a[:, 31:].sum() == 0 and b[:, :26].sum() == 0
+
+
+def test_labelme_folder_becomes_an_image_set_and_bad_files_are_listed(tmp_path):
+    from karyoflow.core.errors import BadInputError
+    from karyoflow.data.ingest import read_manifest
+    from karyoflow.data.labelme import ingest_labelme
+
+    image = np.full((60, 80), 20, np.uint8)
+    image[10:30, 10:20] = 200
+    good = _labelme(tmp_path, image, [[[10, 10], [19, 10], [19, 29], [10, 29]]])
+    folder = tmp_path / "set"
+    (folder / "sub").mkdir(parents=True)
+    good.rename(folder / "cell.json")
+    (folder / "broken.json").write_text("{not json")
+    (folder / "sub" / "cell.json").write_text((folder / "cell.json").read_text())
+    result = ingest_labelme(folder, tmp_path / "images")
+    assert list(result.manifest["image_id"]) == ["cell"]
+    written = np.asarray(Image.open(result.manifest["image_path"].iloc[0]))
+    assert (written == image).all()  # the embedded pixels, losslessly
+    assert result.annotations[["xmin", "ymin", "xmax", "ymax"]].iloc[0].tolist() == [10, 10, 20, 30]
+    assert sorted(result.bad_inputs["problem"]) == ["duplicate_id", "malformed_labelme"]
+    result.manifest.to_csv(tmp_path / "manifest.csv", index=False)
+    assert read_manifest(tmp_path / "manifest.csv")["source"].iloc[0] == "labelme"
+    with pytest.raises(BadInputError, match="2 bad input"):
+        ingest_labelme(folder, tmp_path / "images", policy="error")
+
+
+def _truth(masks, kinds):
+    from karyoflow.segment.evaluate import TruthImage
+
+    return TruthImage("cell", np.zeros(masks[0].shape, np.uint8), np.zeros((0, 4)), masks, kinds)
+
+
+def test_a_mask_over_two_chromosomes_matches_one_and_debris_matches_none():
+    from karyoflow.segment.evaluate import score_instances, summarize_instances
+
+    left, right = np.zeros((40, 60), bool), np.zeros((40, 60), bool)
+    left[5:35, 10:20] = True
+    right[5:35, 20:30] = True  # touching the left one
+    truth = _truth([left, right], ["touching", "touching"])
+    merged = (10, 5, np.ones((30, 20), bool))  # (x0, y0, window) over both: IoU 0.5 each
+    debris = (50, 2, np.ones((3, 3), bool))
+    row, rows = score_instances(truth, [merged, debris])
+    assert row[1:4] == (2, 2, 1) and sum(r[3] for r in rows) == 1
+    exact = [(10, 5, left[5:35, 10:20]), (20, 5, right[5:35, 20:30]), debris]
+    row_exact, rows_exact = score_instances(truth, exact)
+    assert row_exact[1:4] == (2, 3, 2) and all(r[3] for r in rows_exact)
+    # a mask a little wider than the left chromosome still matches it, only it
+    wide = (8, 5, np.ones((30, 14), bool))
+    row_wide, rows_wide = score_instances(truth, [wide])
+    assert [r[3] for r in rows_wide] == [True, False]
+    images = pd.DataFrame(
+        [row, row_exact, row_wide],
+        columns=["image_id", "n_annotated", "n_found", "n_matched", "mean_matched_iou"],
+    )
+    instances = pd.DataFrame(
+        rows + rows_exact + rows_wide, columns=["image_id", "instance", "kind", "matched", "iou"]
+    )
+    summary = summarize_instances(images, instances)
+    assert summary["n_matched"] == 4 and summary["n_found"] == 6 and summary["n_annotated"] == 6
+    assert summary["precision"] == summary["recall"] == summary["f1"] == round(4 / 6, 4)
+    assert summary["by_kind"]["touching"] == {"annotated": 6, "matched": 4, "recall": 0.6667}
+    assert summary["count"]["exact_rate"] == round(1 / 3, 4)
+    assert summary["count"]["error_histogram"] == {-1: 1, 0: 1, 1: 1}
+
+
+def test_window_iou_clips_windows_at_the_image_edge():
+    from karyoflow.core.masks import window_iou
+
+    truth = np.zeros((20, 20), bool)
+    truth[15:20, 15:20] = True
+    window = (15, 15, np.ones((8, 8), bool))  # runs 3 px past the right and bottom edges
+    iou = window_iou([window], [truth])
+    assert iou.shape == (1, 1) and iou[0, 0] == pytest.approx(25 / 64)

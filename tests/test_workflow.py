@@ -342,6 +342,41 @@ def test_external_labelme_scoring_needs_no_detector(tmp_path, real_data_dir):
     assert 0 < scored["frac_iou_ge_0.5"] <= 1
 
 
+@pytest.mark.slow
+def test_labelme_images_are_scored_from_the_raw_pixels(tmp_path, real_data_dir):
+    """Q-band LabelMe images through a given detector (G-band trained: it has to look at
+    the inverted image) and segmentation, each found mask matched to a polygon."""
+    import shutil
+
+    folder = tmp_path / "labelme"
+    folder.mkdir()
+    for path in sorted((real_data_dir / "bioimlab_qband_seg").glob("*.json"))[:2]:
+        shutil.copy(path, folder)
+    config = write_config(
+        tmp_path,
+        {
+            "evaluate": {"external_labelme": str(folder)},
+            "detect": {"weights": str(ROOT / "models/cil_detector_yolo11n.pt")},
+        },
+    )
+    target = "results/evaluate/external_instances.json"
+    run = snakemake(tmp_path, target, "--configfile", str(config))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "train_detector" not in run.stdout + run.stderr
+    scored = json.loads((tmp_path / target).read_text())
+    assert scored["n_images"] == 2 and len(scored["per_image"]) == 2
+    assert scored["n_annotated"] > 60
+    # the detector found most chromosomes, in the view it chose (inverted: Q-band is bright)
+    assert scored["recall"] > 0.5 and scored["precision"] > 0.5, scored
+    boxes = pd.read_parquet(tmp_path / "results/detect/labelme/boxes.parquet")
+    assert set(boxes["polarity"]) == {"bright"}
+    assert (tmp_path / "results/evaluate/external_instances.png").stat().st_size > 10_000
+    # the folder is only read
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for p in sorted((real_data_dir / "bioimlab_qband_seg").glob("*.json"))[:2]
+    )
+
+
 def slurm_dry_run(workdir: Path, *configs: str) -> str:
     run = snakemake(
         workdir,

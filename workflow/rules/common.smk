@@ -248,6 +248,8 @@ def detection_image_tables(wildcards):
         }
     if wildcards.image_set == "predict":
         return {"manifest": result("predict", "input", "manifest.csv")}
+    if wildcards.image_set == "labelme":
+        return {"manifest": result("evaluate", "external_labelme", "manifest.csv")}
     return {"manifest": result("evaluate", "external_voc", "manifest.csv")}
 
 

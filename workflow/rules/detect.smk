@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    image_set="test|val|external|predict",
+    image_set="test|val|external|predict|labelme",
     detect_shard=r"\d+",
 
 

@@ -122,3 +122,51 @@ use rule evaluate_external_segmentation as evaluate_external_labelmaps with:
         annotation="labelmaps",
         settings=config["segment"],
         settings_dir=result("detect", "ultralytics"),
+
+
+# A LabelMe folder (evaluate.external_labelme) through detection and segmentation from
+# the raw images: its images become the image set "labelme".
+rule ingest_external_labelme:
+    input:
+        folder=lambda wc: external_path(
+            "external_labelme", "a folder of LabelMe JSON files"
+        ),
+    output:
+        manifest=result("evaluate", "external_labelme", "manifest.csv"),
+        annotations=result("evaluate", "external_labelme", "annotations.parquet"),
+        bad_inputs=result("evaluate", "external_labelme", "bad_inputs.tsv"),
+    log:
+        result("logs", "evaluate", "ingest_external_labelme.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    params:
+        roots=lambda wc, input: [input.folder],
+        source="labelme",
+        policy=config["on_bad_input"],
+        extract_dir=result("evaluate", "external_labelme", "images"),
+    script:
+        "../scripts/ingest.py"
+
+
+rule evaluate_external_instances:
+    input:
+        manifest=result("evaluate", "external_labelme", "manifest.csv"),
+        instances=result("segment", "labelme", "instances.parquet"),
+    output:
+        metrics_json=result("evaluate", "external_instances.json"),
+        figure_png=report(
+            result("evaluate", "external_instances.png"),
+            caption="../report/external_instances.rst",
+            category="3. Segmentation",
+            labels={"figure": "instances found from the raw images (LabelMe folder)"},
+        ),
+    log:
+        result("logs", "evaluate", "external_instances.log"),
+    benchmark:
+        result("benchmarks", "evaluate", "external_instances.tsv")
+    conda:
+        "../../envs/imaging.yaml"
+    params:
+        label=lambda wc: f"LabelMe folder {config['evaluate']['external_labelme']}",
+    script:
+        "../scripts/evaluate_external_instances.py"

@@ -28,21 +28,30 @@ def match_boxes(
     iou_threshold: float = 0.5,
     confidence: np.ndarray | None = None,
 ) -> list[tuple[int, int]]:
-    """One-to-one (prediction, truth) index pairs with IoU >= iou_threshold.
-
-    With `confidence`, predictions choose in descending confidence, each taking the free
-    truth box it overlaps most (COCO's rule, which AP needs). Without it, the pairs with the
-    highest IoU are taken first. Either way a truth box pairs with at most one prediction,
-    so a duplicate detection or one box over a merged pair leaves the other unmatched.
-    """
+    """One-to-one (prediction, truth) index pairs with box IoU >= iou_threshold
+    (`match_by_iou`)."""
     pred_boxes = np.asarray(pred_boxes, dtype=float).reshape(-1, 4)
     truth_boxes = np.asarray(truth_boxes, dtype=float).reshape(-1, 4)
-    if len(pred_boxes) == 0 or len(truth_boxes) == 0:
+    return match_by_iou(box_iou(pred_boxes, truth_boxes), iou_threshold, confidence)
+
+
+def match_by_iou(
+    iou: np.ndarray, iou_threshold: float = 0.5, confidence: np.ndarray | None = None
+) -> list[tuple[int, int]]:
+    """One-to-one (prediction, truth) index pairs with IoU >= iou_threshold, from an
+    (n_pred, n_truth) IoU matrix of boxes or masks.
+
+    With `confidence`, predictions choose in descending confidence, each taking the free
+    truth it overlaps most (COCO's rule, which AP needs). Without it, the pairs with the
+    highest IoU are taken first. Either way a truth pairs with at most one prediction,
+    so a duplicate detection or one box over a merged pair leaves the other unmatched.
+    """
+    iou = np.asarray(iou, dtype=float)
+    if iou.ndim != 2 or 0 in iou.shape:
         return []
-    iou = box_iou(pred_boxes, truth_boxes)
     pairs = []
     if confidence is not None:
-        taken = np.zeros(len(truth_boxes), dtype=bool)
+        taken = np.zeros(iou.shape[1], dtype=bool)
         for p in np.argsort(-np.asarray(confidence, dtype=float), kind="stable"):
             candidates = np.where(~taken & (iou[p] >= iou_threshold), iou[p], -1.0)
             best = int(np.argmax(candidates))

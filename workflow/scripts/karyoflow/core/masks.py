@@ -47,6 +47,25 @@ def load_masks(path: str | Path) -> list[tuple[int, int, np.ndarray]]:
     return [(int(x0), int(y0), m) for (x0, y0), m in zip(origins, masks, strict=True)]
 
 
+def window_iou(windows: list[tuple[int, int, np.ndarray]], masks: list[np.ndarray]) -> np.ndarray:
+    """(n_windows, n_masks) intersection over union of (x0, y0, bool array) windows, as
+    saved by save_masks, against full-image boolean masks of one image."""
+    iou = np.zeros((len(windows), len(masks)))
+    if not len(windows) or not len(masks):
+        return iou
+    full = np.stack([np.asarray(m, dtype=bool) for m in masks])
+    areas = full.reshape(len(masks), -1).sum(axis=1)
+    height, width = full.shape[1:]
+    for i, (x0, y0, window) in enumerate(windows):
+        # the part of the window inside the image (a window never starts left of or above it)
+        x1, y1 = min(x0 + window.shape[1], width), min(y0 + window.shape[0], height)
+        inside = window[: y1 - y0, : x1 - x0]
+        inter = (full[:, y0:y1, x0:x1] & inside).reshape(len(masks), -1).sum(axis=1)
+        union = areas + int(window.sum()) - inter
+        iou[i] = np.divide(inter, union, out=np.zeros(len(masks)), where=union > 0)
+    return iou
+
+
 def largest_component(mask: np.ndarray) -> np.ndarray:
     labels, n = ndimage.label(mask)
     if n <= 1:

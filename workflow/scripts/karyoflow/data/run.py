@@ -42,9 +42,18 @@ def ingest(
     bad_inputs: str,
     annotated: bool = True,
 ) -> None:
-    """Images with VOC annotations, or (annotated False) plain images to predict on."""
-    read = ingest_voc if annotated else ingest_images
-    result = read([Path(r) for r in roots], policy=policy, extract_dir=extract_dir, source=source)
+    """Images with VOC annotations, (annotated False) plain images to predict on, or
+    (source labelme) the images of LabelMe files, written out under `extract_dir`."""
+    if source == "labelme":
+        from karyoflow.data.labelme import ingest_labelme
+
+        (root,) = roots
+        result = ingest_labelme(root, extract_dir, policy=policy)
+    else:
+        read = ingest_voc if annotated else ingest_images
+        result = read(
+            [Path(r) for r in roots], policy=policy, extract_dir=extract_dir, source=source
+        )
     write_ingest(result, manifest, annotations, bad_inputs)
 
 

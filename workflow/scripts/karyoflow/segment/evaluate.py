@@ -270,3 +270,75 @@ def iter_labelmaps(folder: str | Path, image_suffix: str = "D", label_suffix: st
             yield labelmap_truth(image_path, label_path, base)
         except BadInputError as err:
             log.warning("skipped %s", err)
+
+
+# ---- instances found from the raw image (detection, then segmentation) ----------------
+
+INSTANCE_IOU = 0.5
+IMAGE_SCORE_COLUMNS = ["image_id", "n_annotated", "n_found", "n_matched", "mean_matched_iou"]
+
+
+def score_instances(
+    truth: TruthImage, windows: list[tuple[int, int, np.ndarray]], iou: float = INSTANCE_IOU
+) -> tuple[tuple, list[tuple]]:
+    """One image's instances, found without the truth (mask windows as save_masks writes
+    them), matched one-to-one to its truth masks at mask IoU >= `iou`, highest first: the
+    image's row (IMAGE_SCORE_COLUMNS) and one (image_id, instance, kind, matched, iou) row
+    per truth instance. A mask over two chromosomes matches at most one of them."""
+    from karyoflow.core.boxes import match_by_iou
+    from karyoflow.core.masks import window_iou
+
+    ious = window_iou(windows, truth.masks)
+    pairs = match_by_iou(ious, iou)
+    best = dict((t, ious[p, t]) for p, t in pairs)
+    rows = [
+        (truth.image_id, i, kind, i in best, float(best.get(i, 0.0)))
+        for i, kind in enumerate(truth.kinds)
+    ]
+    matched_iou = float(np.mean(list(best.values()))) if best else None
+    image_row = (truth.image_id, len(truth.masks), len(windows), len(pairs), matched_iou)
+    return image_row, rows
+
+
+def summarize_instances(images: pd.DataFrame, instances: pd.DataFrame) -> dict:
+    """Precision, recall and F1 of the found instances, recall per kind, and object counts
+    per image (exact share, mean |found - annotated|)."""
+    n_annotated, n_found = int(images["n_annotated"].sum()), int(images["n_found"].sum())
+    n_matched = int(images["n_matched"].sum())
+    precision = n_matched / n_found if n_found else None
+    recall = n_matched / n_annotated if n_annotated else None
+    f1 = 2 * n_matched / (n_found + n_annotated) if n_found + n_annotated else None
+    errors = (images["n_found"] - images["n_annotated"]).to_numpy()
+    by_kind = {}
+    for kind in KINDS:
+        chosen = instances[instances["kind"] == kind]
+        by_kind[kind] = {
+            "annotated": len(chosen),
+            "matched": int(chosen["matched"].sum()),
+            "recall": round(float(chosen["matched"].mean()), 4) if len(chosen) else None,
+        }
+
+    def rounded(value, digits=4):
+        return None if value is None else round(float(value), digits)
+
+    matched = instances[instances["matched"]]
+    return {
+        "iou_threshold": INSTANCE_IOU,
+        "n_images": len(images),
+        "n_annotated": n_annotated,
+        "n_found": n_found,
+        "n_matched": n_matched,
+        "precision": rounded(precision),
+        "recall": rounded(recall),
+        "f1": rounded(f1),
+        "mean_matched_iou": rounded(matched["iou"].mean() if len(matched) else None),
+        "by_kind": by_kind,
+        "count": {
+            "exact_rate": rounded((errors == 0).mean() if len(errors) else None),
+            "mean_abs_error": rounded(np.abs(errors).mean() if len(errors) else None, 3),
+            "mean_error": rounded(errors.mean() if len(errors) else None, 3),
+            "error_histogram": {
+                int(e): int(n) for e, n in zip(*np.unique(errors, return_counts=True), strict=True)
+            },
+        },
+    }

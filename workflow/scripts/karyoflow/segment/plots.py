@@ -54,3 +54,50 @@ def segmentation_scores(scores: pd.DataFrame, out_png: str, title: str) -> None:
     ax.set_xticklabels([f"{k}\nn={counts[k]}, mean {means[k]:.3f}" for k in order])
     ax.set(ylim=(0, 1.02), ylabel="mask IoU with the truth", xlabel="", title=title)
     save_figure(fig, out_png)
+
+
+def found_instances(
+    image, truth_masks, windows, summary: dict, out_png: str, title: str, image_title: str
+) -> None:
+    """Left: one image, annotated outlines green, found masks magenta. Right: recall per
+    kind and overall precision, recall and F1 of the found instances."""
+    import cv2
+    import numpy as np
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.4, 1]})
+    rgb = cv2.cvtColor(np.asarray(image, dtype=np.uint8), cv2.COLOR_GRAY2RGB)
+    found = [(x0, y0, m) for x0, y0, m in windows]
+    for masks, colour, offsets in (
+        (truth_masks, (0, 170, 0), None),
+        ([m for _, _, m in found], (230, 0, 200), [(x0, y0) for x0, y0, _ in found]),
+    ):
+        for k, mask in enumerate(masks):
+            contours, _ = cv2.findContours(
+                mask.astype(np.uint8),
+                cv2.RETR_EXTERNAL,
+                cv2.CHAIN_APPROX_NONE,
+                offset=offsets[k] if offsets else (0, 0),
+            )
+            cv2.drawContours(rgb, contours, -1, colour, 1)
+    left.imshow(rgb)
+    left.axis("off")
+    left.set_title(f"{image_title}: annotated green, found magenta", fontsize=9)
+    names = [f"{kind}\nn={v['annotated']}" for kind, v in summary["by_kind"].items()]
+    values = [v["recall"] or 0 for v in summary["by_kind"].values()]
+    names += ["all: precision", "all: recall", "all: F1"]
+    values += [summary["precision"] or 0, summary["recall"] or 0, summary["f1"] or 0]
+    colours = ["#9ecae1"] * len(summary["by_kind"]) + ["#fdae6b"] * 3
+    right.barh(names[::-1], values[::-1], color=colours[::-1])
+    for y, value in enumerate(values[::-1]):
+        right.text(value + 0.01, y, f"{value:.3f}", va="center", fontsize=8)
+    count = summary["count"]
+    right.set(
+        xlim=(0, 1.12),
+        xlabel=f"mask IoU >= {summary['iou_threshold']} (recall per kind, blue)",
+        title=(
+            f"{summary['n_images']} images: count exact {count['exact_rate']}, "
+            f"mean |count error| {count['mean_abs_error']}"
+        ),
+    )
+    fig.suptitle(title, fontsize=10)
+    save_figure(fig, out_png)

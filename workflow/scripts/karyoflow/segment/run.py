@@ -152,3 +152,73 @@ def evaluate_external_folder(
     )
     write_json(summary, metrics_json)
     return summary
+
+
+def _truth_of(row):
+    """The truth of one manifest row: a synthetic truth file, or the LabelMe file the
+    image came from."""
+    from karyoflow.segment.evaluate import labelme_truth, synthetic_truth
+
+    if row.truth_path:
+        return synthetic_truth(row.image_path, row.truth_path, row.image_id)
+    if row.source == "labelme":
+        return labelme_truth(row.annotation_path)
+    raise ValueError(f"{row.image_id}: no instance truth (neither a truth file nor LabelMe)")
+
+
+def evaluate_found_instances(
+    manifest: str, instances: str, metrics_json: str, figure_png: str, *, label: str
+) -> dict:
+    """Rule evaluate_external_instances: the instances detection and segmentation found
+    from the raw images, against the annotated ones (mask IoU, one-to-one)."""
+    import numpy as np
+
+    from karyoflow.core.masks import load_masks
+    from karyoflow.data.ingest import read_manifest
+    from karyoflow.segment import plots
+    from karyoflow.segment.evaluate import (
+        IMAGE_SCORE_COLUMNS,
+        score_instances,
+        summarize_instances,
+    )
+
+    table = read_manifest(manifest)
+    found = pd.read_parquet(instances)
+    mask_files = found.groupby("image_id")["mask_file"].first().to_dict()
+    image_rows, instance_rows = [], []
+    for row in table.itertuples(index=False):
+        truth = _truth_of(row)
+        windows = load_masks(mask_files[row.image_id]) if row.image_id in mask_files else []
+        image_row, rows = score_instances(truth, windows)
+        image_rows.append(image_row)
+        instance_rows += rows
+    images = pd.DataFrame(image_rows, columns=IMAGE_SCORE_COLUMNS)
+    scored = pd.DataFrame(instance_rows, columns=["image_id", "instance", "kind", "matched", "iou"])
+    summary = {"images": label, **summarize_instances(images, scored)}
+    summary["per_image"] = images.round(4).to_dict(orient="records")
+    write_json(summary, metrics_json)
+    log.info(
+        "%s: %d of %d annotated instances found (precision %s, recall %s, F1 %s); count exact %s",
+        label,
+        summary["n_matched"],
+        summary["n_annotated"],
+        summary["precision"],
+        summary["recall"],
+        summary["f1"],
+        summary["count"]["exact_rate"],
+    )
+    # the figure shows the image of median F1: what a typical image looks like
+    f1 = 2 * images["n_matched"] / (images["n_found"] + images["n_annotated"]).clip(lower=1)
+    if len(images):
+        pick = table.iloc[int(np.argsort(f1.to_numpy())[len(f1) // 2])]
+        truth = _truth_of(pick)
+        windows = load_masks(mask_files[pick.image_id]) if pick.image_id in mask_files else []
+        image_title = f"{pick.image_id} (median F1 {f1.median():.2f})"
+        plots.found_instances(
+            truth.image, truth.masks, windows, summary, figure_png, label, image_title
+        )
+    else:
+        plots.found_instances(
+            np.zeros((8, 8), np.uint8), [], [], summary, figure_png, label, "no image"
+        )
+    return summary
