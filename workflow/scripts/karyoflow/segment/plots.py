@@ -64,7 +64,10 @@ def found_instances(
     import cv2
     import numpy as np
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5), gridspec_kw={"width_ratios": [1.4, 1]})
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [1.4, 1]}, layout="constrained"
+    )
+    thickness = max(1, round(max(image.shape) / 600))
     rgb = cv2.cvtColor(np.asarray(image, dtype=np.uint8), cv2.COLOR_GRAY2RGB)
     found = [(x0, y0, m) for x0, y0, m in windows]
     for masks, colour, offsets in (
@@ -78,7 +81,7 @@ def found_instances(
                 cv2.CHAIN_APPROX_NONE,
                 offset=offsets[k] if offsets else (0, 0),
             )
-            cv2.drawContours(rgb, contours, -1, colour, 1)
+            cv2.drawContours(rgb, contours, -1, colour, thickness)
     left.imshow(rgb)
     left.axis("off")
     left.set_title(f"{image_title}: annotated green, found magenta", fontsize=9)
