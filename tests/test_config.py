@@ -87,6 +87,13 @@ def test_detector_paths_are_checked_before_any_job(config, tmp_path):
         check_config(bad)
     (tmp_path / "detector.pt").write_bytes(b"weights")
     check_config(bad)
+    # `shipped`: the repository's detector, found wherever the workflow runs from
+    bad["detect"].update(model="shipped", weights="")
+    check_config(bad)
+    from karyoflow.config import SHIPPED_MODELS, predict_model
+
+    assert predict_model("detector", "shipped") == str(SHIPPED_MODELS["detector"])
+    assert SHIPPED_MODELS["detector"].is_file()
 
 
 @pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])

@@ -181,10 +181,21 @@ def data_targets():
 # ---- detection -----------------------------------------------------------------------
 
 
+def detector_start():
+    """What train_detector starts from: a model yaml, a local .pt, or (`shipped`) the
+    repository's detector."""
+    return predict_model("detector", config["detect"]["model"])
+
+
+def detector_start_files(wildcards):
+    """The start model as an input of train_detector, when it is a file."""
+    start = detector_start()
+    return [start] if start.endswith(".pt") else []
+
+
 def training_settings(wildcards):
     """Ultralytics training arguments from the detect section."""
     keys = (
-        "model",
         "imgsz",
         "epochs",
         "batch",
@@ -193,7 +204,10 @@ def training_settings(wildcards):
         "patience",
     )
     keys += ("workers", "device")
-    return {key: config["detect"][key] for key in keys} | {"seed": config["seed"]}
+    return {key: config["detect"][key] for key in keys} | {
+        "model": detector_start(),
+        "seed": config["seed"],
+    }
 
 
 def detection_settings(wildcards):

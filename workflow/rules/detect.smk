@@ -26,6 +26,7 @@ rule yolo_dataset:
 rule train_detector:
     input:
         dataset=result("detect", "yolo_dataset"),
+        start=detector_start_files,
     output:
         weights=protected(result("detect", "model", "detector.pt")),
         record=result("detect", "model", "detector.json"),

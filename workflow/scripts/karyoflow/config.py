@@ -54,11 +54,11 @@ def check_config(config: dict) -> None:
     if synthetic.get("width_px", 1) >= synthetic.get("chr1_length_px", 2):
         problems.append("synthetic.width_px must be smaller than synthetic.chr1_length_px")
     detect = config.get("detect", {})
-    model = detect.get("model", "yolo11n.yaml")
+    model = predict_model("detector", detect.get("model", "shipped"))
     if not model.endswith((".yaml", ".yml", ".pt")):
         problems.append(
-            f"detect.model {model!r} must be a model yaml (e.g. yolo11n.yaml, built from "
-            "scratch) or a local .pt file to fine-tune"
+            f"detect.model {model!r} must be `shipped`, a model yaml (e.g. yolo11n.yaml, "
+            "built from scratch) or a local .pt file to fine-tune"
         )
     elif model.endswith(".pt") and not detect.get("weights") and not Path(model).is_file():
         problems.append(
