@@ -185,11 +185,14 @@ def evaluate_found_instances(
     table = read_manifest(manifest)
     found = pd.read_parquet(instances)
     mask_files = found.groupby("image_id")["mask_file"].first().to_dict()
+
+    def windows_of(image_id: str) -> list:
+        # an image where nothing was found has no mask file
+        return load_masks(mask_files[image_id]) if image_id in mask_files else []
+
     image_rows, instance_rows = [], []
     for row in table.itertuples(index=False):
-        truth = _truth_of(row)
-        windows = load_masks(mask_files[row.image_id]) if row.image_id in mask_files else []
-        image_row, rows = score_instances(truth, windows)
+        image_row, rows = score_instances(_truth_of(row), windows_of(row.image_id))
         image_rows.append(image_row)
         instance_rows += rows
     images = pd.DataFrame(image_rows, columns=IMAGE_SCORE_COLUMNS)
@@ -212,10 +215,15 @@ def evaluate_found_instances(
     if len(images):
         pick = table.iloc[int(np.argsort(f1.to_numpy())[len(f1) // 2])]
         truth = _truth_of(pick)
-        windows = load_masks(mask_files[pick.image_id]) if pick.image_id in mask_files else []
         image_title = f"{pick.image_id} (median F1 {f1.median():.2f})"
         plots.found_instances(
-            truth.image, truth.masks, windows, summary, figure_png, label, image_title
+            truth.image,
+            truth.masks,
+            windows_of(pick.image_id),
+            summary,
+            figure_png,
+            label,
+            image_title,
         )
     else:
         plots.found_instances(
