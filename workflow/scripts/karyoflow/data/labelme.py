@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from karyoflow.core.errors import BadInputError
@@ -33,8 +32,7 @@ def ingest_labelme(
     """Every *.json under `folder` (recursively, sorted); unreadable ones are skipped and
     listed (policy skip) or all raised together (policy error). Ids are the file stems;
     a repeated stem is a bad input."""
-    from karyoflow.core.atomic import atomic_path
-    from karyoflow.core.images import sha256_file
+    from karyoflow.core.images import sha256_file, write_png
     from karyoflow.core.labelme import read_labelme
 
     _check_policy(policy)
@@ -59,8 +57,7 @@ def ingest_labelme(
             continue
         seen.add(path.stem)
         image_path = images_dir / f"{path.stem}.png"
-        with atomic_path(image_path) as tmp:
-            _write_png(tmp, annotated.image)
+        write_png(image_path, annotated.image)
         height, width = annotated.image.shape
         manifest.append(
             {
@@ -103,9 +100,3 @@ def ingest_labelme(
         annotations=pd.DataFrame(annotations, columns=list(ANNOTATION_COLUMNS)),
         bad_inputs=pd.DataFrame(problems.rows, columns=list(BAD_INPUT_COLUMNS)),
     )
-
-
-def _write_png(path: Path, image: np.ndarray) -> None:
-    from PIL import Image
-
-    Image.fromarray(np.asarray(image, dtype=np.uint8)).save(path, format="PNG")
