@@ -469,3 +469,9 @@ def test_screen_learns_that_low_confidence_inner_boxes_are_not_chromosomes():
     assert (
         np.ptp(junk_probability(flat, features)) == 0 and junk_probability(flat, features)[0] < 1e-5
     )
+    # junk in one image only (a smoke run's few cells): the screen is still learnt, its
+    # cross-validated AUC cannot be, as a fold would train on whole chromosomes alone
+    two = objects["image_id"].isin(["0", "1"]).to_numpy()
+    lone = matched[two] | (objects["image_id"][two] == "1").to_numpy()
+    one_image = fit_screen(features[two], lone, objects["image_id"][two], 0.8)
+    assert one_image["fitted"] is True and one_image["cross_validated_auc"] is None

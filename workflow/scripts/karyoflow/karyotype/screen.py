@@ -174,12 +174,21 @@ def fit_screen(
         }
     model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
     folds = min(5, len(set(groups)))
+    splits = list(GroupKFold(folds).split(x, junk, groups)) if folds >= 2 else []
     auc = None
-    if folds >= 2:
+    # With few images (a smoke run) every junk object may sit in one image; a fold that
+    # trains on one kind alone cannot be fitted, so the AUC is then left unmeasured.
+    if splits and all(len(set(junk[train])) == 2 for train, _ in splits):
         held_out = cross_val_predict(
-            model, x, junk, groups=groups, cv=GroupKFold(folds), method="predict_proba"
+            model, x, junk, groups=groups, cv=splits, method="predict_proba"
         )[:, 1]
         auc = round(float(roc_auc_score(junk, held_out)), 4)
+    else:
+        log.warning(
+            "object screen: too few images with both kinds of object for %d-fold "
+            "cross-validation; its AUC is not measured",
+            folds,
+        )
     model.fit(x, junk)
     return record | {
         "coefficients": [round(float(c), 6) for c in model.coef_[0]],
