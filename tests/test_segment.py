@@ -261,6 +261,25 @@ def test_a_touching_pair_in_two_boxes_comes_out_as_two_masks():
     assert a[:, 31:].sum() == 0 and b[:, :26].sum() == 0
 
 
+def test_a_crossing_pair_comes_out_as_two_whole_masks_sharing_the_crossing():
+    """Two bars crossing like a plus sign, each in its own box: two masks, each its whole
+    bar (not the larger half the crossing cuts it into), both holding the crossing."""
+    image = np.full((90, 90), 225, np.uint8)
+    image[10:80, 40:48] = 80  # upright bar
+    image[40:48, 12:78] = 80  # lying bar over it
+    boxes = np.array([(38, 8, 50, 82), (10, 38, 80, 50)], float)
+    (upright, lying), _ = segment_boxes(image, boxes)
+    a, b = upright.full(image.shape), lying.full(image.shape)
+    crossing = np.zeros(image.shape, bool)
+    crossing[41:47, 41:47] = True
+    assert a[crossing].all() and b[crossing].all()
+    # each holds both ends of its own bar, and not the other bar's arms
+    assert a[12:38, 41:47].mean() > 0.9 and a[50:78, 41:47].mean() > 0.9
+    assert b[41:47, 14:38].mean() > 0.9 and b[41:47, 50:76].mean() > 0.9
+    assert a[:, :36].sum() == 0 and a[:, 52:].sum() == 0
+    assert b[:36, :].sum() == 0 and b[52:, :].sum() == 0
+
+
 def test_labelme_folder_becomes_an_image_set_and_bad_files_are_listed(tmp_path):
     from karyoflow.core.errors import BadInputError
     from karyoflow.data.ingest import read_manifest

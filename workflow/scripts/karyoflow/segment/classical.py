@@ -5,7 +5,9 @@ chromosomes on a dark background) wider than a chromosome, subtracted, and the d
 thresholded by Otsu's method. Per box: the foreground inside the slightly enlarged box;
 pixels that a neighbouring box also covers are shared out by a watershed on the distance
 transform, seeded by the pixels only this box covers and those only the neighbour covers;
-the largest component is kept and its holes filled. Masks may overlap where boxes do."""
+where that cuts a chromosome in two (another crosses it), the crossing pixels on its line
+rejoin the pieces, so both chromosomes keep them; the largest component is kept and its
+holes filled. Masks may overlap where boxes do."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 from skimage.segmentation import watershed
 
 from karyoflow.core.boxes import box_iou, clip_boxes
@@ -57,6 +60,9 @@ class InstanceMask:
 
 
 MIN_EXCLUSIVE_SHARE = 0.5
+# Second piece against the first at which a chromosome cut by the watershed is read as
+# the two sides of a crossing (hand-set: no labelled crossings to learn it from).
+CROSSED_PIECE_SHARE = 0.25
 
 
 def foreground(
@@ -101,6 +107,25 @@ def segment_boxes(
     return masks, used
 
 
+def crossing_pixels(exclusive: np.ndarray, contested: np.ndarray) -> np.ndarray:
+    """The contested pixels a chromosome owns as well when another one crosses it.
+
+    A crossing neighbour's box cuts the pixels only this box covers (`exclusive`) into
+    two pieces, one on each side, and the watershed gives the crossing to one of the two
+    chromosomes. The crossing is the contested foreground on this chromosome's line
+    between its two largest pieces (their convex hull). A small second piece is a
+    neighbour's shred, not the far side of a crossing: then there is none."""
+    pieces, n = ndimage.label(exclusive)
+    none = np.zeros_like(contested)
+    if n < 2:
+        return none
+    sizes = ndimage.sum(exclusive, pieces, range(1, n + 1))
+    first, second = np.argsort(sizes)[::-1][:2]
+    if sizes[second] < CROSSED_PIECE_SHARE * sizes[first]:
+        return none
+    return contested & convex_hull_image(np.isin(pieces, [first + 1, second + 1]))
+
+
 def _overlaps(a, b) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
@@ -138,7 +163,7 @@ def _segment_one(fg, box, clipped, padded, i) -> InstanceMask | None:
         if (markers == 1).any():
             distance = ndimage.distance_transform_edt(region)
             labels = watershed(-distance, markers, mask=region)
-            mine = labels == 1
+            mine = (labels == 1) | crossing_pixels(markers == 1, region & core & others)
     mine &= own
     mine = largest_component(mine)
     mine = ndimage.binary_fill_holes(mine)
