@@ -137,7 +137,8 @@ def test_unreadable_image_stays_a_bad_input_after_ultralytics_import(tmp_path):
 
 @pytest.mark.slow
 def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
-    """Kill -9 mid-training; the rerun continues from last.pt instead of starting over."""
+    """Kill -9 mid-training; the rerun continues from last.pt instead of starting over.
+    (12 epochs: on a fast machine a 4-epoch run could end before it was killed.)"""
     import os
     import signal
     import subprocess
@@ -146,7 +147,7 @@ def test_a_killed_training_resumes_from_its_last_epoch(tmp_path):
     from pathlib import Path
 
     _, data_yaml = tiny_yolo_dataset(tmp_path)
-    settings = dict(model="yolo11n.yaml", imgsz=128, epochs=4, batch=4, workers=0, device="cpu")
+    settings = dict(model="yolo11n.yaml", imgsz=128, epochs=12, batch=4, workers=0, device="cpu")
     run_dir = tmp_path / "run"
     scripts = Path(__file__).resolve().parents[1] / "workflow" / "scripts"
     code = (
