@@ -6,6 +6,7 @@ a pytest process of their own (`make test` runs both; see tests/conftest.py).
 """
 
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -305,6 +306,51 @@ def test_a_killed_training_resumes_from_its_last_epoch(tiny_crop_set, tmp_path):
         json.dumps(record)
     )
     assert not (model.parent / "checkpoint").exists()
+
+
+def test_a_cosine_schedule_ends_at_zero_and_resumes_on_its_curve(tiny_crop_set, tmp_path, caplog):
+    import karyoflow.classify.models  # noqa: F401  (registers the custom layer)
+    import keras
+    from karyoflow.classify.train import train_classifier_files
+
+    class Killed(Exception):
+        pass
+
+    class KillAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            raise Killed
+
+    args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
+    model = tmp_path / "model" / "classifier.keras"
+    outputs = (str(model), str(tmp_path / "history.csv"), str(tmp_path / "history.png"))
+    hyper = HYPER | {"epochs": 2, "lr_schedule": "cosine"}
+    with pytest.raises(Killed):
+        train_classifier_files(*args, *outputs, hyper=hyper, callbacks=[KillAfterFirstEpoch()])
+    halfway = keras.models.load_model(model.parent / "checkpoint" / "epoch_1.keras")
+    # half of the steps done: the rate is half the starting one (cosine at its midpoint)
+    assert float(halfway.optimizer.learning_rate) == pytest.approx(0.0005, rel=0.05)
+
+    # a decaying rate is shaped by `epochs`: asking for more starts afresh
+    with caplog.at_level(logging.INFO, logger="karyoflow.classify.train"):
+        train_classifier_files(*args, *outputs, hyper=hyper | {"epochs": 3})
+    assert "other settings: starting afresh" in caplog.text
+    model.unlink()
+
+    with pytest.raises(Killed):
+        train_classifier_files(*args, *outputs, hyper=hyper, callbacks=[KillAfterFirstEpoch()])
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="karyoflow.classify.train"):
+        train_classifier_files(*args, *outputs, hyper=hyper)
+    assert "resuming from the checkpoint after epoch 1" in caplog.text
+    trained = keras.models.load_model(model)
+    assert float(trained.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_an_unknown_learning_rate_schedule_is_refused():
+    from karyoflow.classify.models import build_model, compile_model
+
+    with pytest.raises(ValueError, match="unknown learning-rate schedule 'step'"):
+        compile_model(build_model(HYPER), 0.001, "step")
 
 
 def test_training_is_deterministic_for_a_seed(tiny_crop_set):

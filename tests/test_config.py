@@ -96,6 +96,15 @@ def test_detector_paths_are_checked_before_any_job(config, tmp_path):
     assert SHIPPED_MODELS["detector"].is_file()
 
 
+def test_classifier_start_may_be_the_shipped_one_or_an_existing_file(config, tmp_path):
+    tuned = copy.deepcopy(config)
+    tuned["classify"]["init_weights"] = "shipped"
+    check_config(tuned)
+    tuned["classify"]["init_weights"] = str(tmp_path / "classifier.keras")
+    with pytest.raises(ConfigError, match="classify.init_weights .* not an existing .keras"):
+        check_config(tuned)
+
+
 @pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])
 def test_shipped_overlays_are_valid(config, name):
     merged = copy.deepcopy(config)

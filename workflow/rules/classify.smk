@@ -68,7 +68,7 @@ rule train_classifier:
         runtime=config["classify"]["runtime"],
     params:
         hyper=classifier_hyper,
-        init=config["classify"]["init_weights"],
+        init=predict_model("classifier", config["classify"]["init_weights"]),
         threads=lambda wildcards, threads: threads,
     script:
         "../scripts/train_classifier.py"

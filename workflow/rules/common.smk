@@ -423,6 +423,7 @@ def classifier_hyper(wildcards):
         "epochs",
         "batch",
         "learning_rate",
+        "lr_schedule",
     )
     keys += ("augment",)
     use_length = settings["use_length"]

@@ -91,6 +91,8 @@ def check_config(config: dict) -> None:
     classify = config.get("classify", {})
     for key in ("weights", "init_weights"):
         path = classify.get(key, "")
+        if key == "init_weights":
+            path = predict_model("classifier", path)
         if path and not (path.endswith(".keras") and Path(path).is_file()):
             problems.append(
                 f"classify.{key} {path!r} is not an existing .keras file: point it at a "

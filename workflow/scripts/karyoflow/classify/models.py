@@ -95,7 +95,20 @@ def build_model(hyper: dict) -> keras.Model:
     return keras.Model({"image": image, "relative_length": length}, outputs, name=f"{name}_{head}")
 
 
-def compile_model(model: keras.Model, learning_rate: float) -> None:
+def compile_model(
+    model: keras.Model, learning_rate: float, schedule: str = "constant", total_steps: int = 0
+) -> None:
+    """Adam at a constant rate, or (`cosine`) decaying from `learning_rate` to zero over
+    `total_steps` batches. The schedule reads the optimizer's step counter, which the
+    saved model keeps, so a resumed training continues the same curve."""
+    if schedule == "cosine":
+        if total_steps < 1:
+            raise ValueError("a cosine learning-rate schedule needs the number of training steps")
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=total_steps)
+    elif schedule == "constant":
+        rate = learning_rate
+    else:
+        raise ValueError(f"unknown learning-rate schedule {schedule!r}: constant or cosine")
     losses = {name: "sparse_categorical_crossentropy" for name in model.output_names}
     metrics = {name: ["accuracy"] for name in model.output_names}
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=losses, metrics=metrics)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss=losses, metrics=metrics)

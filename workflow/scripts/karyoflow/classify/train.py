@@ -131,10 +131,12 @@ def load_checkpoint(folder: Path | None, hyper: dict):
     if path is None or not path.is_file():
         return None
     state = json.loads(path.read_text())
-    # The learning rate is constant, so `epochs` is only where training stops: a training
-    # may resume with more (or fewer) epochs; any other change starts afresh.
-    saved = {k: v for k, v in state["hyperparameters"].items() if k != "epochs"}
-    wanted = {k: v for k, v in json.loads(json.dumps(hyper, default=str)).items() if k != "epochs"}
+    # At a constant learning rate `epochs` is only where training stops: a training may
+    # resume with more (or fewer) epochs. A decaying rate is shaped by `epochs`, so there
+    # it must match too; any other change starts afresh.
+    free = {"epochs"} if hyper.get("lr_schedule", "constant") == "constant" else set()
+    saved = {k: v for k, v in state["hyperparameters"].items() if k not in free}
+    wanted = {k: v for k, v in json.loads(json.dumps(hyper, default=str)).items() if k not in free}
     if saved != wanted:
         log.info("checkpoint in %s has other settings: starting afresh", folder)
         return None
@@ -191,7 +193,10 @@ def train(
         state = None
         model = build_model(hyper)
     if not resumed:
-        compile_model(model, hyper["learning_rate"])
+        steps = hyper["epochs"] * -(-len(train_set.labels) // hyper["batch"])
+        compile_model(
+            model, hyper["learning_rate"], hyper.get("lr_schedule", "constant"), total_steps=steps
+        )
     common = {"head": hyper["head"], "batch": hyper["batch"], "seed": hyper["seed"]}
     train_data = dataset(train_set, augment=hyper["augment"], shuffle=True, **common)
     val_data = dataset(val_set, **common) if len(val_set.labels) else None
