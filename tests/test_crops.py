@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from karyoflow.core.images import write_png
-from karyoflow.core.masks import save_masks
+from karyoflow.core.masks import load_masks, save_masks
 from karyoflow.crops.canvas import cell_scale, load_crops, mask_length, to_canvas
 from karyoflow.crops.extract import extract_crops
 
@@ -54,6 +54,10 @@ def one_cell(tmp_path, name="cell"):
             "det_class": "chromosome",
             "det_confidence": 0.9,
             "mask_score": 1.0,
+            "box_xmin": [6.5, 41.5],
+            "box_ymin": [6.5, 6.5],
+            "box_xmax": [15.5, 50.5],
+            "box_ymax": [67.5, 27.5],
             "xmin": [7, 42],
             "ymin": [7, 7],
             "xmax": [15, 50],
@@ -197,7 +201,7 @@ def test_a_duplicate_detection_does_not_take_a_second_truth(tmp_path):
     """Two instances over the long chromosome: only one is class 1; the other has no
     truth, so a crop table never counts one chromosome twice."""
     _, _, instances, images, annotations = one_cell(tmp_path)
-    duplicate = instances.iloc[[0]].assign(instance_id=0, ymin=8, ymax=66)
+    duplicate = instances.iloc[[0]].assign(instance_id=0, box_ymin=8, box_ymax=66)
     table = extract_crops(
         pd.concat([instances, duplicate], ignore_index=True),
         images,
@@ -207,6 +211,23 @@ def test_a_duplicate_detection_does_not_take_a_second_truth(tmp_path):
     )
     assert sorted(table["true_class"]) == ["", "1", "21"]
     assert sorted(table["truth_index"]) == [-1, 0, 1]
+
+
+def test_an_object_keeps_the_detectors_box_when_its_mask_is_short(tmp_path):
+    """The mask caught only the top third of the long chromosome (a pale lower part):
+    the object still is where the detector boxed it, so it keeps its truth and the crop
+    table (hence chromosomes.tsv) reports the detector's box, not the mask's."""
+    _, _, instances, images, annotations = one_cell(tmp_path)
+    masks = load_masks(instances["mask_file"].iloc[0])
+    x0, y0, long = masks[0]
+    save_masks(instances["mask_file"].iloc[0], [(x0, y0, long[:22]), masks[1]])
+    instances.loc[0, "ymax"] = 27  # the short mask's tight box: IoU 1/3 with the truth
+    table = extract_crops(
+        instances, images, tmp_path / "crops.npz", side=48, annotations=annotations
+    )
+    assert table["true_class"].tolist() == ["1", "21"]
+    first = table.iloc[0]
+    assert (first.xmin, first.ymin, first.xmax, first.ymax) == (6.5, 6.5, 15.5, 67.5)
 
 
 def test_crop_shards_merge_into_one_crop_set(tmp_path):

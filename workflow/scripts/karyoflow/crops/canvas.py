@@ -38,6 +38,7 @@ CROP_COLUMNS = [
     "area_px",
     "cell_scale",
     "shrunk_to_fit",
+    # the object's box in the input image's pixels: the detector's for a detected object
     "xmin",
     "ymin",
     "xmax",
