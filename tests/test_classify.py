@@ -1,6 +1,7 @@
 """Classification without TensorFlow: groups, the per-cell assignment, metrics, decisions."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from karyoflow.classify import metrics
 from karyoflow.classify.assign import assign_cell, assign_cells
@@ -123,3 +124,37 @@ def test_without_a_screen_a_surplus_object_keeps_a_class_and_counts():
     assert result.karyotype == "48,XY,+1,+2"
     # the same through assign_cells, cell by cell
     assert (assign_cells(confident(labels, p=0.95), ["a"] * len(labels)).classes == labels).all()
+
+
+class LopsidedClassifier:
+    """Stands in for a Keras model that tells a crop from its mirror: class 1 when the
+    left half is the brighter, class 2 when the right half is."""
+
+    def predict(self, inputs, batch_size, verbose):
+        image = np.asarray(inputs["image"])[..., 0]
+        half = image.shape[2] // 2
+        left = image[:, :, :half].mean(axis=(1, 2)) > image[:, :, half:].mean(axis=(1, 2))
+        p = np.full((len(image), len(CLASSES)), 0.01)
+        p[:, 0] = np.where(left, 0.77, 0.01)
+        p[:, 1] = np.where(left, 0.01, 0.77)
+        return {"class": p}
+
+
+def test_a_mirrored_prediction_averages_a_crop_with_its_mirror():
+    from karyoflow.classify.data import CropSet
+    from karyoflow.classify.infer import learnt_mirrors, predict
+
+    crop = np.zeros((8, 8, 1), np.uint8)
+    crop[:, :3] = 200  # bright on the left
+    crops = CropSet(
+        pd.DataFrame({"crop_id": ["a", "b"], "image_id": "cell", "label": -1}),
+        np.stack([crop, crop[:, ::-1]]),
+        np.ones(2, np.float32),
+    )
+    plain, _, _ = predict(LopsidedClassifier(), crops)
+    assert plain[:, :2].argmax(axis=1).tolist() == [0, 1]  # the two views disagree
+    mirrored, _, _ = predict(LopsidedClassifier(), crops, mirror=True)
+    assert np.allclose(mirrored[0], mirrored[1])  # a crop and its mirror: one answer
+    assert np.allclose(mirrored[:, :2], 0.39)
+    assert learnt_mirrors({"augment": {"flip": True, "zoom": 0.1}})
+    assert not learnt_mirrors({"augment": {"flip": False}}) and not learnt_mirrors({})

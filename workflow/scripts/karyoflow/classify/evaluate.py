@@ -9,7 +9,7 @@ import pandas as pd
 
 from karyoflow.classify import metrics
 from karyoflow.classify.data import load_crop_set
-from karyoflow.classify.infer import classify, with_probabilities
+from karyoflow.classify.infer import classify, learnt_mirrors, with_probabilities
 from karyoflow.classify.train import case_split_settings, load_classifier
 from karyoflow.core.labels import CLASSES
 
@@ -100,7 +100,9 @@ def evaluate_classifier_files(
         test = sets[method]
         if len(test.table) == 0:
             raise ValueError(f"{crops}: the test split holds no labelled crops")
-        calls, probabilities, rate = classify(model, test, extra_copy_penalty)
+        calls, probabilities, rate = classify(
+            model, test, extra_copy_penalty, mirror=learnt_mirrors(hyper)
+        )
         for decision, score in score_calls(calls).items():
             rows.append(
                 {
@@ -176,8 +178,10 @@ def classify_files(
     """Rule classify: every crop of a crop set (labelled or not), with probabilities."""
     from karyoflow.core.tables import write_parquet
 
-    trained, crop_set, _ = classifier_and_crops(model, crops, straight_table, straight)
-    table, probabilities, _ = classify(trained, crop_set, extra_copy_penalty)
+    trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
+    table, probabilities, _ = classify(
+        trained, crop_set, extra_copy_penalty, mirror=learnt_mirrors(hyper)
+    )
     table = with_probabilities(table, probabilities)
     write_parquet(table, calls)
     labelled = table[table["label"] >= 0]
@@ -204,7 +208,7 @@ def evaluate_external_crops_files(
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     labelled = crop_set.subset(np.flatnonzero(crop_set.labels >= 0))
     skipped = len(pd.read_csv(bad_crops, sep="\t")) + int((crop_set.labels < 0).sum())
-    calls, _, rate = classify(trained, labelled, extra_copy_penalty)
+    calls, _, rate = classify(trained, labelled, extra_copy_penalty, mirror=learnt_mirrors(hyper))
     record = {
         "source": source,
         "model": model,
