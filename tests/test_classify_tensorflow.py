@@ -197,15 +197,47 @@ def test_fine_tuning_refuses_another_architecture(tiny_crop_set, tmp_path):
         init=str(first),
     )
     assert tuned["init_weights"] == str(first)
-    with pytest.raises(ValueError, match="input_size"):
+    with pytest.raises(ValueError, match="filters"):
         train_classifier_files(
             *args,
             str(tmp_path / "x.keras"),
             str(tmp_path / "h3.csv"),
             str(tmp_path / "h3.png"),
-            hyper=HYPER | {"input_size": 32},
+            hyper=HYPER | {"filters": [4, 16]},
             init=str(first),
         )
+    # another input size is fine-tuned from the same convolutions
+    larger = train_classifier_files(
+        *args,
+        str(tmp_path / "larger.keras"),
+        str(tmp_path / "h4.csv"),
+        str(tmp_path / "h4.png"),
+        hyper=HYPER | {"input_size": 32},
+        init=str(first),
+    )
+    assert larger["init_weights"] == str(first)
+
+
+def test_a_larger_input_keeps_the_convolutions_and_starts_the_dense_layer_afresh():
+    from karyoflow.classify.models import build_model
+    from karyoflow.classify.train import carry_weights
+
+    small = build_model(HYPER)
+    large = carry_weights(small, build_model(HYPER | {"input_size": 32}))
+    carried = fresh = 0
+    for old, new in zip(small.layers, large.layers, strict=True):
+        before, after = old.get_weights(), new.get_weights()
+        if not before:
+            continue
+        if [w.shape for w in before] == [w.shape for w in after]:
+            assert all(np.array_equal(a, b) for a, b in zip(before, after, strict=True))
+            carried += 1
+        else:
+            fresh += 1
+    # four convolutions and the class layer carried; the dense layer after the flatten
+    # (its input grows with the image) starts afresh
+    assert carried == 5 and fresh == 1
+    assert large.inputs[0].shape[1] == 32
 
 
 def test_external_crop_hook_scores_a_crop_folder(tiny_crop_set, tmp_path):

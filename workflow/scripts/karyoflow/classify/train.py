@@ -19,8 +19,10 @@ from karyoflow.core.labels import CLASSES
 
 log = logging.getLogger(__name__)
 METADATA = "karyoflow.json"
-# What must match for fine-tuning from another checkpoint.
-ARCHITECTURE_KEYS = ("model", "head", "input_size", "filters", "dense", "use_length")
+# What must match for fine-tuning from another checkpoint. The input size may differ:
+# every layer whose weights keep their shape (the convolutions) is carried over, the
+# rest (cnn9's dense layer after the flatten) starts afresh.
+ARCHITECTURE_KEYS = ("model", "head", "filters", "dense", "use_length")
 
 
 def set_seed(seed: int, threads: int = 0) -> None:
@@ -151,6 +153,23 @@ def load_checkpoint(folder: Path | None, hyper: dict):
     return model, state
 
 
+def carry_weights(source, target):
+    """`target` with each layer's weights copied from the same layer of `source` (same
+    builder, so the same layer order) where every array keeps its shape; returns target.
+    Fine-tuning at another input size keeps what the convolutions learnt."""
+    if len(source.layers) != len(target.layers):
+        raise ValueError(f"{source.name} and {target.name} do not have the same layers")
+    fresh = []
+    for old, new in zip(source.layers, target.layers, strict=True):
+        weights = old.get_weights()
+        if [w.shape for w in weights] == [w.shape for w in new.get_weights()]:
+            new.set_weights(weights)
+        else:
+            fresh.append(new.name)
+    log.info("weights carried over except %s (other shapes: start afresh)", fresh or "none")
+    return target
+
+
 def train(
     train_set: CropSet,
     val_set: CropSet,
@@ -188,6 +207,10 @@ def train(
                 f"classify.init_weights {init} was trained with other settings: "
                 + ", ".join(f"{k} {a!r} there, {b!r} here" for k, (a, b) in clash.items())
             )
+        if init_hyper.get("input_size") != hyper["input_size"]:
+            from karyoflow.classify.models import build_model
+
+            model = carry_weights(model, build_model(hyper))
         log.info("fine-tuning from %s", init)
     else:
         state = None
