@@ -78,7 +78,13 @@ def _epoch_logger(total_epochs: int, checkpoint: Path | None, hyper: dict, resum
             logs = class_metric_names(logs or {})
             seconds = round(self.offset + time.perf_counter() - self.started, 1)
             self.rows.append(
-                {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items()}, "seconds": seconds}
+                {
+                    "epoch": epoch + 1,
+                    **{k: float(v) for k, v in logs.items()},
+                    # the rate at the end of the epoch (a schedule moves it every step)
+                    "learning_rate": float(self.model.optimizer.learning_rate),
+                    "seconds": seconds,
+                }
             )
             score = logs.get("val_class_accuracy", logs.get("class_accuracy", 0.0))
             if score > self.best:
@@ -252,13 +258,18 @@ def train(
 
 
 def save_classifier(model, hyper: dict, path: str | Path, record: dict | None = None) -> None:
-    """Model archive with the hyperparameters and training record inside."""
+    """Model archive with the hyperparameters and training record inside. It holds the
+    weights but not the optimizer's state (two thirds of a compiled model's archive):
+    inference needs none, and fine-tuning starts a fresh optimizer."""
+    from karyoflow.classify.models import build_model
     from karyoflow.core.atomic import atomic_path
 
     metadata = {"hyperparameters": hyper, "classes": list(CLASSES), "record": record or {}}
+    weights_only = build_model(hyper)  # never compiled: no optimizer to save
+    weights_only.set_weights(model.get_weights())
     with atomic_path(path) as tmp:
         keras_tmp = Path(tmp).with_suffix(".keras")
-        model.save(keras_tmp)
+        weights_only.save(keras_tmp)
         with zipfile.ZipFile(keras_tmp, "a") as archive:
             archive.writestr(METADATA, json.dumps(metadata, indent=1, default=str))
         keras_tmp.replace(tmp)
