@@ -37,6 +37,32 @@ def test_an_arc_straightens_to_its_length(radius, degrees):
     assert np.std(medial) < 1.5
 
 
+def test_the_longest_path_runs_between_the_skeletons_far_ends():
+    from karyoflow.straighten.methods import _longest_path
+
+    # a T: a bar of 21 pixels (row 2) and a stem of 6 below its middle; the longest
+    # geodesic path is the bar, end to end, whichever end the search starts from
+    skeleton = np.zeros((12, 25), bool)
+    skeleton[2, 2:23] = True
+    skeleton[3:9, 12] = True
+    path = _longest_path(skeleton)
+    ends = {tuple(path[0].astype(int)), tuple(path[-1].astype(int))}
+    assert ends == {(2, 2), (2, 22)} and len(path) == 21
+    steps = np.abs(np.diff(path, axis=0))
+    assert (steps.max(axis=1) == 1).all()  # neighbours all along
+    # an L bent at a right angle: from one tip round the corner to the other
+    skeleton = np.zeros((12, 12), bool)
+    skeleton[1:10, 1] = True
+    skeleton[9, 1:10] = True
+    path = _longest_path(skeleton)
+    ends = {tuple(path[0].astype(int)), tuple(path[-1].astype(int))}
+    assert ends == {(1, 1), (9, 9)} and len(path) == 16  # the corner cut diagonally
+    # one pixel: a path of one point
+    single = np.zeros((3, 3), bool)
+    single[1, 1] = True
+    assert _longest_path(single).tolist() == [[1.0, 1.0]]
+
+
 def test_the_blogs_method_loses_length_on_a_strong_bend():
     image, length = arc(40, 180)
     assert straighten(image, method="seed_affine").length_px < 0.8 * length

@@ -13,7 +13,6 @@ point of the width profile (the centromere), with a confidence value."""
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 
 import cv2
@@ -38,8 +37,9 @@ def _failure(image, mask, reason) -> Straightened:
     return Straightened(image.copy(), mask.copy(), False, reason)
 
 
-def check_shape(mask: np.ndarray) -> str:
-    """ "" for a usable chromosome mask, else why not."""
+def check_shape(mask: np.ndarray, width: float | None = None) -> str:
+    """ "" for a usable chromosome mask, else why not (width: its `thickness`, when
+    known)."""
     area = int(mask.sum())
     if area == 0:
         return "empty"
@@ -50,7 +50,8 @@ def check_shape(mask: np.ndarray) -> str:
         return "ring"
     # a disk's area is about 0.8 thickness squared; even the shortest chromosomes
     # (21, 22, Y: about 1.4 times as long as wide) are longer than that
-    if area < BLOB_AREA * thickness(mask) ** 2:
+    width = thickness(mask) if width is None else width
+    if area < BLOB_AREA * width**2:
         return "blob"
     return ""
 
@@ -93,8 +94,8 @@ def _trim(image, mask, pad: int = 1):
     return image[y0:y1, x0:x1], mask[y0:y1, x0:x1]
 
 
-def seed_affine(image: np.ndarray, mask: np.ndarray) -> Straightened:
-    reason = check_shape(mask)
+def seed_affine(image: np.ndarray, mask: np.ndarray, width: float | None = None) -> Straightened:
+    reason = check_shape(mask, width)
     if reason:
         return _failure(image, mask, reason)
     image, mask = orient_vertical(np.where(mask, image, 0).astype(np.uint8), mask)
@@ -123,30 +124,36 @@ def seed_affine(image: np.ndarray, mask: np.ndarray) -> Straightened:
 
 
 def _longest_path(skeleton: np.ndarray) -> np.ndarray:
-    """(n, 2) row, col of the longest geodesic path through the skeleton pixels."""
-    points = list(zip(*np.nonzero(skeleton), strict=True))
-    index = {p: i for i, p in enumerate(points)}
-    steps = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    """(n, 2) row, col of the longest geodesic path through the skeleton pixels: a
+    breadth-first search from the first pixel (row-major) finds one end, a second from
+    there the other. Neighbours are visited in row-major order, so ties fall the same way
+    on every run (scipy's search, on a graph whose rows list neighbours sorted)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import breadth_first_order
 
-    def bfs(start):
-        parent = {start: None}
-        queue = deque([start])
-        last = start
-        while queue:
-            last = queue.popleft()
-            for dy, dx in steps:
-                nxt = (last[0] + dy, last[1] + dx)
-                if nxt in index and nxt not in parent:
-                    parent[nxt] = last
-                    queue.append(nxt)
-        return last, parent
-
-    far, _ = bfs(points[0])
-    other, parent = bfs(far)
-    path = [other]
-    while parent[path[-1]] is not None:
+    rows, cols = np.nonzero(skeleton)
+    n = len(rows)
+    index = np.full(skeleton.shape, -1, dtype=np.int64)
+    index[rows, cols] = np.arange(n)
+    padded = np.pad(index, 1, constant_values=-1)
+    sources, targets = [], []
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                neighbour = padded[rows + 1 + dy, cols + 1 + dx]
+                found = neighbour >= 0
+                sources.append(np.arange(n)[found])
+                targets.append(neighbour[found])
+    source, target = np.concatenate(sources), np.concatenate(targets)
+    graph = coo_matrix((np.ones(len(source)), (source, target)), shape=(n, n)).tocsr()
+    graph.sort_indices()
+    order, _ = breadth_first_order(graph, 0, directed=True, return_predecessors=True)
+    far = order[-1]
+    order, parent = breadth_first_order(graph, far, directed=True, return_predecessors=True)
+    path = [order[-1]]
+    while parent[path[-1]] >= 0:
         path.append(parent[path[-1]])
-    return np.array(path, dtype=float)
+    return np.stack([rows[path], cols[path]], axis=1).astype(float)
 
 
 def _extend_to_tip(path: np.ndarray, mask: np.ndarray, back: int = 5) -> np.ndarray:
@@ -170,8 +177,11 @@ def _extend_to_tip(path: np.ndarray, mask: np.ndarray, back: int = 5) -> np.ndar
     return np.vstack([path, extra]) if extra else path
 
 
-def centreline(mask: np.ndarray, smooth: float | None = None) -> np.ndarray:
-    """Ordered (n, 2) row, col points along the chromosome, at unit arc length."""
+def centreline(
+    mask: np.ndarray, smooth: float | None = None, width: float | None = None
+) -> np.ndarray:
+    """Ordered (n, 2) row, col points along the chromosome, at unit arc length (width:
+    the mask's `thickness`, when known)."""
     from scipy.interpolate import splev, splprep
     from skimage.morphology import skeletonize
 
@@ -183,7 +193,7 @@ def centreline(mask: np.ndarray, smooth: float | None = None) -> np.ndarray:
     path = path[keep]
     if len(path) < 4:
         return path
-    width = 2 * ndimage.distance_transform_edt(mask).max()
+    width = thickness(mask) if width is None else width
     smooth = smooth if smooth is not None else len(path) * (0.1 + 0.02 * width)
     spline, _ = splprep(path.T, s=smooth, k=3)
     dense = np.array(splev(np.linspace(0, 1, 4 * len(path)), spline)).T
@@ -192,17 +202,19 @@ def centreline(mask: np.ndarray, smooth: float | None = None) -> np.ndarray:
     return np.stack([np.interp(samples, arc, dense[:, i]) for i in range(2)], axis=1)
 
 
-def medial_axis(image: np.ndarray, mask: np.ndarray) -> Straightened:
-    reason = check_shape(mask)
+def medial_axis(image: np.ndarray, mask: np.ndarray, width: float | None = None) -> Straightened:
+    # the distance transform behind `width` is a fifth of the straightening's time: once
+    width = thickness(mask) if width is None else width
+    reason = check_shape(mask, width)
     if reason:
         return _failure(image, mask, reason)
-    line = centreline(mask)
+    line = centreline(mask, width=width)
     if len(line) < 4:
         return _failure(image, mask, "too_small")
     tangent = np.gradient(line, axis=0)
     tangent /= np.maximum(np.hypot(*tangent.T), 1e-9)[:, None]
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
-    half = int(np.ceil(ndimage.distance_transform_edt(mask).max() * 1.4)) + 2
+    half = int(np.ceil(width / 2 * 1.4)) + 2
     offsets = np.arange(-half, half + 1)
     rows = line[:, 0, None] + normal[:, 0, None] * offsets[None, :]
     cols = line[:, 1, None] + normal[:, 1, None] * offsets[None, :]
@@ -247,9 +259,10 @@ def straighten(image: np.ndarray, mask: np.ndarray | None = None, method: str = 
     if method not in METHODS:
         raise ValueError(f"straighten.method {method!r} is not one of {METHODS}")
     mask = image > 0 if mask is None else mask.astype(bool)
-    short = mask.any() and mask.sum() < SHORT_AREA * thickness(mask) ** 2
+    width = thickness(mask) if mask.any() else 0.0
+    short = mask.any() and mask.sum() < SHORT_AREA * width**2
     if method == "none" or short:
-        reason = check_shape(mask)
+        reason = check_shape(mask, width)
         if reason:
             return _failure(image, mask, reason)
         upright, upright_mask = orient_vertical(np.where(mask, image, 0).astype(np.uint8), mask)
@@ -257,7 +270,7 @@ def straighten(image: np.ndarray, mask: np.ndarray | None = None, method: str = 
             upright, upright_mask, True, "", float(upright_mask.any(axis=1).sum())
         )
     elif method == "seed_affine":
-        result = seed_affine(image, mask)
+        result = seed_affine(image, mask, width)
     else:
-        result = medial_axis(image, mask)
+        result = medial_axis(image, mask, width)
     return orient_p_up(result)
