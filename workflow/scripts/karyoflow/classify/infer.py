@@ -14,7 +14,7 @@ from karyoflow.core.labels import CLASSES, GROUP_INDEX_OF_CLASS
 
 log = logging.getLogger(__name__)
 
-_CHUNK = 8192  # crops scaled to floats at once (8192 at 64 px: 134 MB)
+_CHUNK = 8192  # crops scaled to floats at once (8192 at 96 px: 302 MB)
 
 
 def learnt_mirrors(hyper: dict) -> bool:
@@ -30,8 +30,9 @@ def predict(
 
     mirror: average each crop's outputs with its left-right mirror's, for a model that
     learnt both as one (`learnt_mirrors`). On the 153 CIL validation cells' detected crops
-    it raised accuracy from 0.850 to 0.857 and lowered the log loss from 0.525 to 0.497,
-    at twice the (small) classification time."""
+    the 96 px classifier names 0.872 right with it and 0.867 without (log loss 0.448
+    against 0.476), at 1.4 times the classification time (331 against 478 crops a
+    second on 2 CPU cores)."""
     n = len(crop_set.table)
     if n == 0:
         return np.zeros((0, len(CLASSES))), None, 0.0
