@@ -158,3 +158,25 @@ def test_a_mirrored_prediction_averages_a_crop_with_its_mirror():
     assert np.allclose(mirrored[:, :2], 0.39)
     assert learnt_mirrors({"augment": {"flip": True, "zoom": 0.1}})
     assert not learnt_mirrors({"augment": {"flip": False}}) and not learnt_mirrors({})
+
+
+def test_class_shares_come_from_the_checkpoints_training_counts(tmp_path):
+    """The shares the assignment divides out are the training crops' own; an older
+    checkpoint without them is taken as equal shares (None), and says so."""
+    import json
+    import zipfile
+
+    from karyoflow.classify.train import METADATA, training_class_shares
+
+    def archive(record):
+        path = tmp_path / f"model{len(record)}.keras"
+        with zipfile.ZipFile(path, "w") as out:
+            out.writestr(METADATA, json.dumps({"hyperparameters": {}, "record": record}))
+        return path
+
+    counts = {c: 20 for c in CLASSES} | {"X": 15, "Y": 5, "21": 0}
+    shares = training_class_shares(archive({"train_class_counts": counts}))
+    assert np.isclose(shares.sum(), 1.0)
+    assert np.isclose(shares[CLASSES.index("Y")] / shares[CLASSES.index("1")], 0.25)
+    assert 0 < shares[CLASSES.index("21")] < shares[CLASSES.index("Y")]  # unseen: small
+    assert training_class_shares(archive({})) is None

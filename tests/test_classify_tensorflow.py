@@ -137,7 +137,12 @@ def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, h
     from karyoflow.classify import infer
     from karyoflow.classify.data import load_crop_set
     from karyoflow.classify.infer import predict
-    from karyoflow.classify.train import load_classifier, read_metadata, train_classifier_files
+    from karyoflow.classify.train import (
+        load_classifier,
+        read_metadata,
+        train_classifier_files,
+        training_class_shares,
+    )
 
     hyper = HYPER | {"head": head}
     model_path = tmp_path / "classifier.keras"
@@ -164,6 +169,11 @@ def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, h
     ] == list(CLASSES)
     model, loaded = load_classifier(model_path)
     assert loaded["head"] == head
+    # the classes' shares of the training crops, the prior the assignment divides out
+    counts = metadata["record"]["train_class_counts"]
+    assert list(counts) == list(CLASSES) and sum(counts.values()) == record["train_crops"]
+    shares = training_class_shares(model_path)
+    assert shares.shape == (N_CLASSES,) and np.isclose(shares.sum(), 1.0)
     # the archive holds the weights, not the optimizer's state
     import io
     import zipfile

@@ -319,6 +319,31 @@ def test_an_extra_debris_object_is_rejected_not_called_a_trisomy():
     assert clean.karyotype == "47,XY,+21"
 
 
+def test_a_y_is_weighed_by_how_rare_it_was_among_the_training_crops():
+    """A classifier that learnt from half-male cells saw a Y a quarter as often as an
+    autosome: its posterior for a Y understates the evidence. Taken at equal shares,
+    a Y it rates 0.25 (X 0.30) becomes the second X; at the training shares it is a Y."""
+    from karyoflow.classify.assign import assign_cell
+    from karyoflow.core.labels import CLASS_INDEX, N_CLASSES
+
+    classes = cell_classes("XY")
+    probs = confident_matrix(classes)
+    y = classes.index("Y")
+    probs[y] = 0.45 / (N_CLASSES - 2)
+    probs[y, CLASS_INDEX["Y"]], probs[y, CLASS_INDEX["X"]] = 0.25, 0.30
+    shares = np.full(N_CLASSES, 2.0)
+    shares[CLASS_INDEX["X"]], shares[CLASS_INDEX["Y"]] = 1.5, 0.5
+    shares /= shares.sum()
+    junk = np.full(46, 0.02)
+    assert assign_cell(probs, junk=junk, **CHAIN).karyotype == "46,XX"
+    weighed = assign_cell(probs, junk=junk, class_shares=shares, **CHAIN)
+    assert weighed.karyotype == "46,XY" and weighed.classes[y] == CLASS_INDEX["Y"]
+    # a clear autosome stays one whatever the shares
+    assert (weighed.classes[:44] == [CLASS_INDEX[c] for c in classes[:44]]).all()
+    with pytest.raises(ValueError, match="one share per class"):
+        assign_cell(probs, class_shares=shares[:-1])
+
+
 def test_a_missed_chromosome_is_not_called_a_monosomy():
     from karyoflow.classify.assign import assign_cell
 

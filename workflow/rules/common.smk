@@ -474,6 +474,12 @@ def classifier_model(crop_set=None):
     )
 
 
+def calls_classifier(wildcards):
+    """The classifier whose probabilities a crop set's calls hold: the assignment weighs
+    them by the class shares it learnt from."""
+    return classifier_model(wildcards.crop_set)
+
+
 def classifier_methods(ablation=False):
     """Straightening methods the evaluated models use, in a fixed order."""
     used = {method for method, _ in classifier_variants(ablation)}

@@ -27,6 +27,7 @@ rule assign_karyotypes:
     input:
         classified=result("classify", "calls", "{crop_set}.parquet"),
         crops=result("crops", "{crop_set}", "crops.parquet"),
+        classifier=calls_classifier,
         screen=object_screen,
     output:
         objects=result("karyotype", "{crop_set}", "objects.parquet"),

@@ -6,7 +6,7 @@ those. A candidate holds one *slot* per chromosome it claims. The objects of the
 are assigned to slots or to "not a chromosome" as a rectangular linear assignment
 (scipy's Hungarian solver), and the candidate's cost in nats is
 
-    sum over objects in slots  of -log((1 - junk_i) p_i(class))
+    sum over objects in slots  of -log((1 - junk_i) p_i(class) / share(class))
   + sum over rejected objects  of -log(junk_i)
   + missed_chromosome_cost     per slot left empty (a chromosome the detector missed)
   + extra_copy_penalty         per numerical change from 46,XX/46,XY (gain or loss).
@@ -18,7 +18,8 @@ penalty. `junk_i` is the chance that object i is not one chromosome (nucleus, de
 part of a chromosome, several chromosomes); with none given it is ~0 and every object
 must be a chromosome: an object beyond every slot (fragments of a split chromosome)
 then keeps its likeliest class as a surplus copy, at twice the penalty, and counts in
-the call. The cheapest candidate is the call; the cost gap to the runner-up is its
+the call. share(class) is the class's share of the classifier's training crops, which
+its posteriors carry as a prior. The cheapest candidate is the call; the cost gap to the runner-up is its
 margin in nats (a small margin = a weak call).
 
 Per object out: the assigned class (or REJECTED), its probability, and the margin in
@@ -98,16 +99,27 @@ class CellAssignment:
 
 
 def _costs(
-    probabilities: np.ndarray, junk: np.ndarray, junk_base_rate: float
+    probabilities: np.ndarray,
+    junk: np.ndarray,
+    junk_base_rate: float,
+    class_shares: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(n, N_CLASSES) cost of each object as each class; (n,) cost of rejecting it.
 
-    The classifier's and the screen's outputs are posteriors at their training priors
-    (classes equally likely; `junk_base_rate` of objects not one chromosome). Divided by
-    those priors they become likelihood ratios, so the candidate karyotype alone says
-    how many chromosomes of each class to expect."""
+    The classifier's and the screen's outputs are posteriors at their training priors:
+    `class_shares`, each class's share of the crops the classifier learnt from (equal
+    shares where not known), and `junk_base_rate` of objects not one chromosome. Divided
+    by those priors they become likelihood ratios, so the candidate karyotype alone says
+    how many chromosomes of each class to expect. The shares matter for the sex
+    chromosomes: a Y is a quarter as common as an autosome among the crops of a set of
+    half-male cells, so its posterior understates the evidence for it by about 1.4 nats."""
+    shares = (
+        np.full(N_CLASSES, 1.0 / N_CLASSES)
+        if class_shares is None
+        else np.asarray(class_shares, dtype=float)
+    )
     keep = np.log(np.clip(1.0 - junk, EPS, 1.0) / (1.0 - junk_base_rate))
-    as_class = -np.log(np.clip(probabilities, EPS, 1.0) * N_CLASSES) - keep[:, None]
+    as_class = -np.log(np.clip(probabilities, EPS, 1.0) / shares) - keep[:, None]
     return as_class, -np.log(np.clip(junk, EPS, 1.0) / junk_base_rate)
 
 
@@ -137,11 +149,14 @@ def assign_cell(
     junk: np.ndarray | None = None,
     junk_base_rate: float = 0.5,
     missed_chromosome_cost: float = 50.0,
+    class_shares: np.ndarray | None = None,
 ) -> CellAssignment:
     """Joint assignment of the objects of one cell (rows of `probabilities`) and its call.
 
     junk: per object, the chance it is not one chromosome (default ~0: all are), from a
     screen that saw `junk_base_rate` of such objects among those it learnt from.
+    class_shares: each class's share of the classifier's training crops
+    (`training_class_shares`); None: equal shares.
     missed_chromosome_cost: nats per chromosome the call assumes was not detected; large
     (the default) where every chromosome is known to be present, -log((1-r)/r) for a
     detector of recall r.
@@ -159,7 +174,9 @@ def assign_cell(
     junk = np.zeros(n) if junk is None else np.clip(np.asarray(junk, dtype=float), 0.0, 1.0)
     if junk.shape != (n,):
         raise ValueError(f"junk must hold one value per object ({n}), got {junk.shape}")
-    as_class, reject = _costs(probabilities, junk, junk_base_rate)
+    if class_shares is not None and np.shape(class_shares) != (N_CLASSES,):
+        raise ValueError(f"class_shares must hold one share per class ({N_CLASSES})")
+    as_class, reject = _costs(probabilities, junk, junk_base_rate, class_shares)
     if surplus:
         reject = as_class.min(axis=1) + 2 * extra_copy_penalty
     scored = []
@@ -226,6 +243,7 @@ def assign_cells(
     junk: np.ndarray | None = None,
     junk_base_rate: float = 0.5,
     missed_chromosome_cost: float = 50.0,
+    class_shares: np.ndarray | None = None,
 ) -> Assignments:
     """Assignment for every cell of a table."""
     cell_ids = np.asarray(cell_ids)
@@ -242,6 +260,7 @@ def assign_cells(
             junk=None if junk is None else junk[rows],
             junk_base_rate=junk_base_rate,
             missed_chromosome_cost=missed_chromosome_cost,
+            class_shares=class_shares,
         )
         classes[rows], probability[rows], margin[rows] = (
             result.classes,

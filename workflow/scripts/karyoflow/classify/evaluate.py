@@ -10,7 +10,7 @@ import pandas as pd
 from karyoflow.classify import metrics
 from karyoflow.classify.data import load_crop_set
 from karyoflow.classify.infer import classify, learnt_mirrors, with_probabilities
-from karyoflow.classify.train import case_split_settings, load_classifier
+from karyoflow.classify.train import case_split_settings, load_classifier, training_class_shares
 from karyoflow.core.labels import CLASSES
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,11 @@ def evaluate_classifier_files(
         if len(test.table) == 0:
             raise ValueError(f"{crops}: the test split holds no labelled crops")
         calls, probabilities, rate = classify(
-            model, test, extra_copy_penalty, mirror=learnt_mirrors(hyper)
+            model,
+            test,
+            extra_copy_penalty,
+            mirror=learnt_mirrors(hyper),
+            class_shares=training_class_shares(path),
         )
         for decision, score in score_calls(calls).items():
             rows.append(
@@ -180,7 +184,11 @@ def classify_files(
 
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     table, probabilities, _ = classify(
-        trained, crop_set, extra_copy_penalty, mirror=learnt_mirrors(hyper)
+        trained,
+        crop_set,
+        extra_copy_penalty,
+        mirror=learnt_mirrors(hyper),
+        class_shares=training_class_shares(model),
     )
     table = with_probabilities(table, probabilities)
     write_parquet(table, calls)
@@ -208,7 +216,13 @@ def evaluate_external_crops_files(
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     labelled = crop_set.subset(np.flatnonzero(crop_set.labels >= 0))
     skipped = len(pd.read_csv(bad_crops, sep="\t")) + int((crop_set.labels < 0).sum())
-    calls, _, rate = classify(trained, labelled, extra_copy_penalty, mirror=learnt_mirrors(hyper))
+    calls, _, rate = classify(
+        trained,
+        labelled,
+        extra_copy_penalty,
+        mirror=learnt_mirrors(hyper),
+        class_shares=training_class_shares(model),
+    )
     record = {
         "source": source,
         "model": model,

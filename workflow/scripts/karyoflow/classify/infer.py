@@ -73,13 +73,24 @@ def decide(probabilities: np.ndarray, group_probabilities: np.ndarray | None) ->
 
 
 def classify(
-    model, crop_set: CropSet, extra_copy_penalty: float, *, mirror: bool = False
+    model,
+    crop_set: CropSet,
+    extra_copy_penalty: float,
+    *,
+    mirror: bool = False,
+    class_shares: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, float]:
     """Per crop: independent call and per-cell assigned call; and the probability matrix
-    (`predict`, averaged with the mirror when `mirror`)."""
+    (`predict`, averaged with the mirror when `mirror`). class_shares: the classes'
+    shares of the model's training crops (`training_class_shares`), for the assignment."""
     probabilities, groups, rate = predict(model, crop_set, mirror=mirror)
     independent = decide(probabilities, groups)
-    assignment = assign_cells(probabilities, crop_set.table["image_id"], extra_copy_penalty)
+    assignment = assign_cells(
+        probabilities,
+        crop_set.table["image_id"],
+        extra_copy_penalty,
+        class_shares=class_shares,
+    )
     assigned, assigned_p, margin = (
         assignment.classes,
         assignment.probability,

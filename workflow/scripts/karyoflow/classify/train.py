@@ -282,6 +282,25 @@ def read_metadata(path: str | Path) -> dict:
         return json.loads(archive.read(METADATA))
 
 
+def class_counts(crop_set: CropSet) -> dict[str, int]:
+    """Labelled crops per class, in karyoflow's class order."""
+    counts = np.bincount(crop_set.labels[crop_set.labels >= 0], minlength=len(CLASSES))
+    return {c: int(n) for c, n in zip(CLASSES, counts, strict=True)}
+
+
+def training_class_shares(path: str | Path) -> np.ndarray | None:
+    """Each class's share of the crops a classifier learnt from (its posteriors' prior),
+    or None for a checkpoint that does not record them (taken as equal shares)."""
+    counts = read_metadata(path).get("record", {}).get("train_class_counts")
+    if not counts:
+        log.warning("%s records no training class counts: classes taken as equally common", path)
+        return None
+    counts = np.array([counts.get(c, 0) for c in CLASSES], dtype=float)
+    # a class the classifier never saw keeps a small share rather than an infinite weight
+    counts = np.maximum(counts, 0.5)
+    return counts / counts.sum()
+
+
 def load_classifier(path: str | Path):
     """(model, hyperparameters) from a checkpoint written by save_classifier."""
     import keras
@@ -343,6 +362,7 @@ def train_classifier_files(
         ),
         "training_seconds": round(seconds, 1),
         "init_weights": init,
+        "train_class_counts": class_counts(crop_set.split("train")),
     }
     write_csv(table, history)
     plots.classifier_history(

@@ -46,8 +46,10 @@ def assign_objects(
     crops: pd.DataFrame,
     screen: dict | None,
     extra_copy_penalty: float,
+    class_shares: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The count-aware assignment of every cell's objects (OBJECT_COLUMNS).
+    """The count-aware assignment of every cell's objects (OBJECT_COLUMNS), the
+    classifier's posteriors weighed by its training `class_shares`.
 
     With a screen, each object may be rejected as not one chromosome (`assigned` empty,
     with a reason), and a chromosome the call needs but no object shows is taken as
@@ -70,7 +72,12 @@ def assign_objects(
             "missed_chromosome_cost": screening.missed_chromosome_cost(screen),
         }
     result = assign_cells(
-        probabilities, table["image_id"], extra_copy_penalty, junk=junk, **settings
+        probabilities,
+        table["image_id"],
+        extra_copy_penalty,
+        junk=junk,
+        class_shares=class_shares,
+        **settings,
     )
     rejected = result.classes == REJECTED
     cells = [result.cells[i] for i in table["image_id"]]
@@ -185,12 +192,15 @@ def assign_karyotypes_files(
     crops: str,
     objects: str,
     *,
+    classifier: str,
     screen: str = "",
     extra_copy_penalty: float,
 ) -> pd.DataFrame:
-    """Rule assign_karyotypes: the assignment table of one crop set."""
+    """Rule assign_karyotypes: the assignment table of one crop set, whose probabilities
+    came from `classifier`."""
     import logging
 
+    from karyoflow.classify.train import training_class_shares
     from karyoflow.core.tables import write_parquet
     from karyoflow.karyotype.screen import read_screen
 
@@ -199,6 +209,7 @@ def assign_karyotypes_files(
         pd.read_parquet(crops),
         read_screen(screen) if screen else None,
         extra_copy_penalty,
+        training_class_shares(classifier),
     )
     write_parquet(table, objects)
     missed = [m for m in table.drop_duplicates("image_id")["missing"] if m]
