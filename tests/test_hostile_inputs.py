@@ -568,6 +568,23 @@ def test_predict_folder_with_spaces_and_accents_round_trips(tmp_path):
     calls = pd.read_csv(out / "calls.tsv", sep="\t", dtype={"image_id": str})
     assert sorted(calls["image"]) == sorted(str(folder / f"{n}.png") for n in names)
     assert calls.set_index("image_id").loc["核型 #3", "n_chromosomes"] == 7
+    # drawn two cells at a time, the same karyograms and calls
+    karyogram_files(
+        str(out / "calls.parquet"),
+        str(out / "crops.parquet"),
+        str(out / "crops.npz"),
+        str(out / "cells two.tsv"),
+        str(out / "karyograms two"),
+        low_probability=0.5,
+        low_margin=1.0,
+        straighten_method="medial_axis",
+        processes=2,
+    )
+    parallel = pd.read_csv(out / "cells two.tsv", sep="\t", dtype={"image_id": str})
+    assert parallel.drop(columns="karyogram").equals(cells.drop(columns="karyogram"))
+    for name in names:
+        drawn = (out / "karyograms two" / f"{name}.png").read_bytes()
+        assert drawn == (out / "karyograms" / f"{name}.png").read_bytes()
 
 
 def test_xml_filename_matches_an_accented_file_name_in_either_unicode_form(tmp_path):

@@ -74,6 +74,8 @@ rule karyograms:
         "karyotype_tables"
     conda:
         "../../envs/report.yaml"
+    # cells drawn in parallel (each chromosome straightened again at full resolution)
+    threads: 2
     params:
         low_probability=config["karyotype"]["low_probability"],
         low_margin=config["karyotype"]["low_margin"],

@@ -6,4 +6,6 @@ from karyoflow.core.logs import log_to_stderr  # noqa: E402
 log_to_stderr()
 from karyoflow.karyotype.karyogram import karyogram_files  # noqa: E402
 
-karyogram_files(**snakemake.input, **snakemake.output, **snakemake.params)
+karyogram_files(
+    **snakemake.input, **snakemake.output, **snakemake.params, processes=snakemake.threads
+)
