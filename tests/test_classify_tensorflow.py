@@ -260,7 +260,11 @@ def test_a_larger_input_keeps_the_convolutions_and_starts_the_dense_layer_afresh
 
 
 def test_external_crop_hook_scores_a_crop_folder(tiny_crop_set, tmp_path):
-    from karyoflow.classify.evaluate import evaluate_classifier_files, evaluate_external_crops_files
+    from karyoflow.classify.evaluate import (
+        classify_files,
+        evaluate_classifier_files,
+        evaluate_external_crops_files,
+    )
     from karyoflow.classify.train import train_classifier_files
 
     args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
@@ -292,6 +296,21 @@ def test_external_crop_hook_scores_a_crop_folder(tiny_crop_set, tmp_path):
     assert saved["n"] == 92 and saved["n_cells"] == 2 and saved["n_skipped"] == 2
     for key in ("accuracy", "accuracy_with_assignment", "macro_f1"):
         assert 0 <= saved[key] <= 1
+
+    # rule classify: each crop's own call and its probabilities; the cell's objects are
+    # assigned together later, by the karyotype stage
+    calls = classify_files(
+        external["crops"],
+        external["straight_table"],
+        external["straight"],
+        model,
+        str(tmp_path / "calls.parquet"),
+    )
+    probabilities = calls[[f"p_{c}" for c in CLASSES]].to_numpy()
+    assert len(calls) == 92 and np.allclose(probabilities.sum(axis=1), 1, atol=1e-3)
+    assert (calls["predicted_index"] == probabilities.argmax(axis=1)).all()
+    assert not any(column.startswith("assign") for column in calls)
+    assert pd.read_parquet(tmp_path / "calls.parquet").equals(calls)
 
     evaluation = {
         name: str(tmp_path / name)

@@ -158,8 +158,6 @@ rule classify:
         result("benchmarks", "classify", "calls_{crop_set}.tsv")
     conda:
         "../../envs/tensorflow.yaml"
-    params:
-        extra_copy_penalty=config["classify"]["extra_copy_penalty"],
     script:
         "../scripts/classify.py"
 

@@ -9,7 +9,13 @@ import pandas as pd
 
 from karyoflow.classify import metrics
 from karyoflow.classify.data import load_crop_set
-from karyoflow.classify.infer import classify, learnt_mirrors, with_probabilities
+from karyoflow.classify.infer import (
+    classify,
+    independent_calls,
+    learnt_mirrors,
+    predict,
+    with_probabilities,
+)
 from karyoflow.classify.train import case_split_settings, load_classifier, training_class_shares
 from karyoflow.core.labels import CLASSES
 
@@ -176,25 +182,22 @@ def classify_files(
     straight: str,
     model: str,
     calls: str,
-    *,
-    extra_copy_penalty: float,
 ) -> pd.DataFrame:
-    """Rule classify: every crop of a crop set (labelled or not), with probabilities."""
+    """Rule classify: every crop of a crop set (labelled or not), its independent call and
+    its class probabilities. The cell's objects are assigned together later, by the
+    karyotype stage (with the object screen and the missed-chromosome cost)."""
     from karyoflow.core.tables import write_parquet
 
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
-    table, probabilities, _ = classify(
-        trained,
-        crop_set,
-        extra_copy_penalty,
-        mirror=learnt_mirrors(hyper),
-        class_shares=training_class_shares(model),
-    )
-    table = with_probabilities(table, probabilities)
+    probabilities, groups, rate = predict(trained, crop_set, mirror=learnt_mirrors(hyper))
+    table = with_probabilities(independent_calls(crop_set, probabilities, groups), probabilities)
     write_parquet(table, calls)
+    log.info("classified %d crops at %.0f crops/s", len(table), rate)
     labelled = table[table["label"] >= 0]
     if len(labelled):
-        scores = score_calls(labelled)
+        scores = metrics.scores(
+            labelled["label"].to_numpy(int), labelled["predicted_index"], labelled["image_id"]
+        )
         log.info("%d of %d crops have a true class: %s", len(labelled), len(table), scores)
     return table
 

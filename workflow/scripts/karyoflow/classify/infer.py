@@ -72,6 +72,18 @@ def decide(probabilities: np.ndarray, group_probabilities: np.ndarray | None) ->
     return np.where(allowed, probabilities, -1.0).argmax(axis=1)
 
 
+def independent_calls(
+    crop_set: CropSet, probabilities: np.ndarray, group_probabilities: np.ndarray | None
+) -> pd.DataFrame:
+    """Per crop: its independent call (`decide`) and that call's probability."""
+    independent = decide(probabilities, group_probabilities)
+    table = crop_set.table[["crop_id", "image_id", "true_class", "label"]].copy()
+    table["predicted"] = [CLASSES[i] for i in independent]
+    table["predicted_index"] = independent
+    table["probability"] = probabilities[np.arange(len(table)), independent].round(4)
+    return table
+
+
 def classify(
     model,
     crop_set: CropSet,
@@ -82,28 +94,20 @@ def classify(
 ) -> tuple[pd.DataFrame, np.ndarray, float]:
     """Per crop: independent call and per-cell assigned call; and the probability matrix
     (`predict`, averaged with the mirror when `mirror`). class_shares: the classes'
-    shares of the model's training crops (`training_class_shares`), for the assignment."""
+    shares of the model's training crops (`training_class_shares`), for the assignment.
+    Every object is taken for a chromosome: for crops cut from annotated chromosomes."""
     probabilities, groups, rate = predict(model, crop_set, mirror=mirror)
-    independent = decide(probabilities, groups)
+    table = independent_calls(crop_set, probabilities, groups)
     assignment = assign_cells(
         probabilities,
         crop_set.table["image_id"],
         extra_copy_penalty,
         class_shares=class_shares,
     )
-    assigned, assigned_p, margin = (
-        assignment.classes,
-        assignment.probability,
-        assignment.margin,
-    )
-    table = crop_set.table[["crop_id", "image_id", "true_class", "label"]].copy()
-    table["predicted"] = [CLASSES[i] for i in independent]
-    table["predicted_index"] = independent
-    table["probability"] = probabilities[np.arange(len(table)), independent].round(4)
-    table["assigned"] = [CLASSES[i] for i in assigned]
-    table["assigned_index"] = assigned
-    table["assigned_probability"] = assigned_p.round(4)
-    table["assignment_margin"] = margin.round(3)
+    table["assigned"] = [CLASSES[i] for i in assignment.classes]
+    table["assigned_index"] = assignment.classes
+    table["assigned_probability"] = assignment.probability.round(4)
+    table["assignment_margin"] = assignment.margin.round(3)
     log.info("classified %d crops at %.0f crops/s", len(table), rate)
     return table, probabilities, rate
 
