@@ -194,17 +194,23 @@ def run_downstream(images_csv: Path, boxes: pd.DataFrame, out: Path, annotations
     )
     table, probabilities, _ = classify(FakeClassifier(), crop_set, 6.0)
     write_parquet(with_probabilities(table, probabilities), out / "calls.parquet")
-    cells = karyogram_files(
+    cells = draw_karyograms(out, "cells.tsv", "karyograms")
+    return issues, crops, cells
+
+
+def draw_karyograms(out: Path, cells: str, folder: str, processes: int = 1) -> pd.DataFrame:
+    """Rule karyograms on run_downstream's calls, into `out`/`folder`."""
+    return karyogram_files(
         str(out / "calls.parquet"),
         str(out / "crops.parquet"),
         str(out / "crops.npz"),
-        str(out / "cells.tsv"),
-        str(out / "karyograms"),
+        str(out / cells),
+        str(out / folder),
         low_probability=0.5,
         low_margin=1.0,
         straighten_method="medial_axis",
+        processes=processes,
     )
-    return issues, crops, cells
 
 
 def write_voc_for(image: Path, n_objects: int, xml: Path | None = None) -> Path:
@@ -569,17 +575,7 @@ def test_predict_folder_with_spaces_and_accents_round_trips(tmp_path):
     assert sorted(calls["image"]) == sorted(str(folder / f"{n}.png") for n in names)
     assert calls.set_index("image_id").loc["核型 #3", "n_chromosomes"] == 7
     # drawn two cells at a time, the same karyograms and calls
-    karyogram_files(
-        str(out / "calls.parquet"),
-        str(out / "crops.parquet"),
-        str(out / "crops.npz"),
-        str(out / "cells two.tsv"),
-        str(out / "karyograms two"),
-        low_probability=0.5,
-        low_margin=1.0,
-        straighten_method="medial_axis",
-        processes=2,
-    )
+    draw_karyograms(out, "cells two.tsv", "karyograms two", processes=2)
     parallel = pd.read_csv(out / "cells two.tsv", sep="\t", dtype={"image_id": str})
     assert parallel.drop(columns="karyogram").equals(cells.drop(columns="karyogram"))
     for name in names:

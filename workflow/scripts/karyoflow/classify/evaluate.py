@@ -106,12 +106,8 @@ def evaluate_classifier_files(
         test = sets[method]
         if len(test.table) == 0:
             raise ValueError(f"{crops}: the test split holds no labelled crops")
-        calls, probabilities, rate = classify(
-            model,
-            test,
-            extra_copy_penalty,
-            mirror=learnt_mirrors(hyper),
-            class_shares=training_class_shares(path),
+        calls, probabilities, rate = classify_as_trained(
+            model, hyper, path, test, extra_copy_penalty
         )
         for decision, score in score_calls(calls).items():
             rows.append(
@@ -167,6 +163,19 @@ def evaluate_classifier_files(
     return record
 
 
+def classify_as_trained(model, hyper: dict, path: str, crop_set, extra_copy_penalty: float):
+    """`classify` the way the checkpoint at `path` learnt: each crop averaged with its
+    mirror where it learnt both as one, the assignment weighing each class by its share
+    of the training crops."""
+    return classify(
+        model,
+        crop_set,
+        extra_copy_penalty,
+        mirror=learnt_mirrors(hyper),
+        class_shares=training_class_shares(path),
+    )
+
+
 def classifier_and_crops(model: str, crops: str, straight_table: str, straight: str):
     """A trained classifier and every crop of a set, sized for it (labelled or not)."""
     trained, hyper = load_classifier(model)
@@ -219,13 +228,7 @@ def evaluate_external_crops_files(
     trained, crop_set, hyper = classifier_and_crops(model, crops, straight_table, straight)
     labelled = crop_set.subset(np.flatnonzero(crop_set.labels >= 0))
     skipped = len(pd.read_csv(bad_crops, sep="\t")) + int((crop_set.labels < 0).sum())
-    calls, _, rate = classify(
-        trained,
-        labelled,
-        extra_copy_penalty,
-        mirror=learnt_mirrors(hyper),
-        class_shares=training_class_shares(model),
-    )
+    calls, _, rate = classify_as_trained(trained, hyper, model, labelled, extra_copy_penalty)
     record = {
         "source": source,
         "model": model,
