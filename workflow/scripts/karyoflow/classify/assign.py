@@ -19,8 +19,8 @@ part of a chromosome, several chromosomes); with none given it is ~0 and every o
 must be a chromosome: an object beyond every slot (fragments of a split chromosome)
 then keeps its likeliest class as a surplus copy, at twice the penalty, and counts in
 the call. share(class) is the class's share of the classifier's training crops, which
-its posteriors carry as a prior. The cheapest candidate is the call; the cost gap to the runner-up is its
-margin in nats (a small margin = a weak call).
+its posteriors carry as a prior. The cheapest candidate is the call; the cost gap to the
+runner-up is its margin in nats (a small margin = a weak call).
 
 Per object out: the assigned class (or REJECTED), its probability, and the margin in
 nats by which the assignment preferred that choice over the best alternative for this
