@@ -190,7 +190,11 @@ def test_chain_runs_on_a_tiny_config(tmp_path):
     assert [row["decision"] for row in scored["ablation"]] == ["independent", "assignment"]
     assert (classify / "models" / "medial_axis-flat" / "history.png").exists()
     calls = pd.read_parquet(tmp_path / "results" / "classify" / "calls" / "test.parquet")
-    assert len(calls) == len(crops) and {"predicted", "assigned", "p_1", "p_Y"} <= set(calls)
+    assert len(calls) == len(crops) and {"predicted", "p_1", "p_Y"} <= set(calls)
+    # the cells are assigned once, by the karyotype stage
+    assert "assigned" not in calls
+    objects = pd.read_parquet(tmp_path / "results" / "karyotype" / "test" / "objects.parquet")
+    assert list(objects["crop_id"]) == list(calls["crop_id"]) and "assigned" in objects
 
     cells = pd.read_csv(tmp_path / "results/karyotype/test/cells.tsv", sep="\t")
     # a one-epoch detector may find nothing; then the cell has no call
