@@ -130,7 +130,7 @@ class LopsidedClassifier:
     """Stands in for a Keras model that tells a crop from its mirror: class 1 when the
     left half is the brighter, class 2 when the right half is."""
 
-    def predict(self, inputs, batch_size, verbose):
+    def predict_on_batch(self, inputs):
         image = np.asarray(inputs["image"])[..., 0]
         half = image.shape[2] // 2
         left = image[:, :, :half].mean(axis=(1, 2)) > image[:, :, half:].mean(axis=(1, 2))

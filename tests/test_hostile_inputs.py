@@ -130,7 +130,7 @@ class FakeDetector:
 class FakeClassifier:
     """Stands in for the Keras model: the same probabilities for every crop."""
 
-    def predict(self, inputs, batch_size, verbose):
+    def predict_on_batch(self, inputs):
         n = len(inputs["image"])
         assert n > 0, "the classifier must not be called without crops"
         p = np.linspace(1.0, 2.0, len(CLASSES))
@@ -763,10 +763,21 @@ def test_missing_input_folder_is_named(tmp_path, annotated, policy):
     assert not out.exists()  # nothing half-written
 
 
+def test_the_background_tells_a_g_band_image_from_a_fluorescent_one():
+    from karyoflow.core.polarity import background_polarity
+
+    gband = metaphase(n=6)
+    assert background_polarity(gband) == "dark"
+    assert background_polarity(255 - gband) == "bright"
+    assert background_polarity(np.full((20, 20), 7, np.uint8)) == "dark"  # blank: the default
+
+
 def test_fluorescent_image_is_detected_inverted_and_listed(tmp_path):
     """A detector that learnt dark chromosomes on a light background (the stand-in finds
     dark blobs) sees nothing in a fluorescent image (bright on dark) unless it is
-    inverted: `auto` tries both views and keeps the one with the confident boxes."""
+    inverted: `auto` tries both views and keeps the one with the confident boxes. It
+    skips the inverted view of the G-band image, whose light background and dark boxes
+    leave no doubt."""
     Image.fromarray(metaphase(n=6)).save(tmp_path / "gband.png")
     Image.fromarray(255 - metaphase(n=5, seed=1)).save(tmp_path / "qband.png")
     images = pd.DataFrame(
@@ -777,11 +788,13 @@ def test_fluorescent_image_is_detected_inverted_and_listed(tmp_path):
     )
     found = {}
     for polarity in ("dark", "bright", "auto"):
-        boxes, issues = detect_images(FakeDetector(), images, imgsz=320, polarity=polarity)
+        detector = FakeDetector()
+        boxes, issues = detect_images(detector, images, imgsz=320, polarity=polarity)
         found[polarity] = boxes.groupby("image_id").size().to_dict()
         if polarity == "auto":
             listed = dict(zip(issues["image_id"], issues["problem"], strict=True))
             assert listed == {"qband": "bright_on_dark"}
+            assert len(detector.shapes) == 3  # G-band once, Q-band in both views
     assert found["dark"].get("gband") == 6 and found["dark"].get("qband", 0) == 0
     assert found["bright"].get("qband") == 5 and found["bright"].get("gband", 0) == 0
     assert found["auto"] == {"gband": 6, "qband": 5}

@@ -500,3 +500,32 @@ def test_screen_learns_that_low_confidence_inner_boxes_are_not_chromosomes():
     lone = matched[two] | (objects["image_id"][two] == "1").to_numpy()
     one_image = fit_screen(features[two], lone, objects["image_id"][two], 0.8)
     assert one_image["fitted"] is True and one_image["cross_validated_auc"] is None
+
+
+def test_cells_assigned_in_parallel_come_out_as_one_at_a_time():
+    from karyoflow.classify.assign import assign_cells
+
+    rng = np.random.default_rng(0)
+    cells = [
+        cell_classes("XY"),
+        cell_classes("XX", extra=("21",)),
+        cell_classes("X"),
+        cell_classes("XX", missing=("13",)),
+    ]
+    probs = np.vstack(
+        [confident_matrix(c, p=0.6) + rng.uniform(0, 0.2, (len(c), 24)) for c in cells]
+    )
+    probs /= probs.sum(axis=1, keepdims=True)
+    ids = np.repeat([f"cell{i}" for i in range(len(cells))], [len(c) for c in cells])
+    junk = rng.uniform(0.0, 0.3, len(ids))
+    one, two = (
+        assign_cells(
+            probs, ids, junk=junk, junk_base_rate=0.2, missed_chromosome_cost=3.0, processes=n
+        )
+        for n in (1, 2)
+    )
+    assert (one.classes == two.classes).all()
+    assert np.array_equal(one.probability, two.probability)
+    assert np.array_equal(one.margin, two.margin)
+    assert [c.karyotype for c in one.cells.values()] == [c.karyotype for c in two.cells.values()]
+    assert list(two.cells) == [f"cell{i}" for i in range(len(cells))]

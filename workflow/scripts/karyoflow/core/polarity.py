@@ -2,7 +2,9 @@
 bright ones on a dark background (fluorescence, inverted exports).
 
 One rule everywhere: the chromosome pixels (inside boxes, or away from a crop's border)
-against the rest, by median; a tie or an empty side reads as "dark"."""
+against the rest, by median; a tie or an empty side reads as "dark". Before any box is
+known, the background (most of a metaphase image) says it: a light background, dark
+chromosomes."""
 
 from __future__ import annotations
 
@@ -16,6 +18,13 @@ def polarity_of(image: np.ndarray, inside: np.ndarray) -> str:
     if not inside.any() or inside.all():
         return "dark"
     return "dark" if np.median(image[inside]) <= np.median(image[~inside]) else "bright"
+
+
+def background_polarity(image: np.ndarray) -> str:
+    """ "dark" when the image's median (its background: chromosomes cover a minority of a
+    metaphase image) lies in the upper half of its 1st to 99th percentile range."""
+    low, median, high = np.percentile(image, [1, 50, 99])
+    return "dark" if median >= (low + high) / 2 else "bright"
 
 
 def guess_polarity(image: np.ndarray, boxes: np.ndarray) -> str:

@@ -150,9 +150,12 @@ def crops_from_cells(cells: dict, out_npz, *, side: int, fill: float) -> pd.Data
     return pd.DataFrame(rows, columns=CROP_COLUMNS + ["case_id", "source_path"])
 
 
-def merge_crop_shards(tables: list[str], arrays: list[str], out_arrays: str) -> pd.DataFrame:
+def merge_crop_shards(
+    tables: list[str], arrays: list[str], out_arrays: str
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Shards' crop tables and arrays as one crop set, in shard order: `out_arrays` holds
-    every crop, and each row's crop_file and crop_index point into it."""
+    every crop, and each row's crop_file and crop_index point into it. Returns the table
+    and the canvases written."""
     parts, canvases, windows, offset = [], [], [], 0
     for table_path, array_path in zip(tables, arrays, strict=True):
         table = pd.read_parquet(table_path)
@@ -164,5 +167,6 @@ def merge_crop_shards(tables: list[str], arrays: list[str], out_arrays: str) -> 
             table.assign(crop_file=str(out_arrays), crop_index=offset + np.arange(len(table)))
         )
         offset += len(table)
-    save_crops(out_arrays, np.concatenate(canvases), windows)
-    return pd.concat(parts, ignore_index=True)
+    merged = np.concatenate(canvases)
+    save_crops(out_arrays, merged, windows)
+    return pd.concat(parts, ignore_index=True), merged

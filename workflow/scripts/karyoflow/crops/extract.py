@@ -166,9 +166,8 @@ def merge_crops_files(
     from karyoflow.core.tables import write_parquet
     from karyoflow.crops import plots
 
-    table = merge_crop_shards(list(tables), list(shard_arrays), arrays)
+    table, canvas = merge_crop_shards(list(tables), list(shard_arrays), arrays)
     write_parquet(table, crops)
-    canvas, _ = load_crops(arrays)
     plots.crops_gallery(table, canvas, gallery)
     return table
 

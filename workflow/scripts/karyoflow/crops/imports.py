@@ -29,17 +29,15 @@ BAD_CROP_COLUMNS = ["path", "problem", "detail", "action"]
 def crop_mask(grey: np.ndarray, polarity: str = "auto") -> np.ndarray:
     """The chromosome in a single-chromosome crop: the largest component above Otsu's cut
     of the contrast to the background, holes filled."""
-    from scipy import ndimage
-
     if polarity == "auto":
         polarity = crop_polarity(grey)
     contrast = (255 - grey) if polarity == "dark" else grey
     contrast = (contrast.astype(np.int16) - int(np.percentile(contrast, 2))).clip(0, 255)
     contrast = contrast.astype(np.uint8)
-    from karyoflow.core.masks import largest_component, otsu_foreground
+    from karyoflow.core.masks import fill_holes, largest_component, otsu_foreground
 
     mask = largest_component(otsu_foreground(contrast, floor=6))
-    return ndimage.binary_fill_holes(mask)
+    return fill_holes(mask)
 
 
 def find_crop_files(root: str | Path, pattern: str):

@@ -81,6 +81,24 @@ def _predict(model, arrays, settings) -> list[tuple[np.ndarray, np.ndarray, np.n
     return out
 
 
+def _view(arrays: list[np.ndarray], view: str) -> list[np.ndarray]:
+    return [255 - a for a in arrays] if view == "bright" else arrays
+
+
+def _plainly_dark(grey: np.ndarray, found, confidence: float) -> bool:
+    """Dark chromosomes on a light background by the image's background and by the
+    pixels of its confident boxes, so that the inverted view need not be tried."""
+    from karyoflow.core.polarity import background_polarity, guess_polarity
+
+    xyxy, _, conf = found
+    confident = xyxy[conf >= confidence]
+    return (
+        len(confident) > 0
+        and background_polarity(grey) == "dark"
+        and guess_polarity(grey, confident) == "dark"
+    )
+
+
 def detect_images(
     model,
     images: pd.DataFrame,
@@ -125,7 +143,7 @@ def detect_images(
     rows = list(images[["image_id", "image_path"]].itertuples(index=False))
     progress = Progress(log, "detected", len(rows), every=progress_every)
     for first in range(0, len(rows), batch):
-        chunk, arrays = [], []
+        chunk, greys, arrays = [], [], []
         for image_id, image_path in rows[first : first + batch]:
             try:
                 grey, _ = read_grayscale(image_path)
@@ -146,20 +164,31 @@ def detect_images(
                     "detect.imgsz or downscale such images",
                 )
             chunk.append((image_id, image_path))
+            greys.append(grey)
             arrays.append(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))
         if arrays:
             settings = dict(
                 imgsz=imgsz, conf=min_confidence, iou=iou, max_det=max_det, device=device
             )
+            first_view = "dark" if polarity == "auto" else polarity
+            # per view: {index in the chunk: (boxes, classes, confidences)}
             tried = {
-                view: _predict(
-                    model, [255 - a for a in arrays] if view == "bright" else arrays, settings
-                )
-                for view in (("dark", "bright") if polarity == "auto" else (polarity,))
+                first_view: dict(enumerate(_predict(model, _view(arrays, first_view), settings)))
             }
+            # `auto` detects on the inverted image too, unless the image's background and
+            # its confident boxes both say dark chromosomes (G-banding): half the time
+            unsure = [
+                k
+                for k, grey in enumerate(greys)
+                if polarity == "auto" and not _plainly_dark(grey, tried["dark"][k], confidence)
+            ]
+            if unsure:
+                inverted = _predict(model, _view([arrays[k] for k in unsure], "bright"), settings)
+                tried["bright"] = dict(zip(unsure, inverted, strict=True))
             for k, (image_id, image_path) in enumerate(chunk):
                 # the view whose confident boxes add up to more (a tie keeps "dark")
-                view = max(tried, key=lambda v: tried[v][k][2][tried[v][k][2] >= confidence].sum())
+                views = [v for v in tried if k in tried[v]]
+                view = max(views, key=lambda v: tried[v][k][2][tried[v][k][2] >= confidence].sum())
                 xyxy, cls, conf = tried[view][k]
                 if polarity == "auto" and view == "bright":
                     kept_but_listed(

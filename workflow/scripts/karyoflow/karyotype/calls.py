@@ -47,9 +47,11 @@ def assign_objects(
     screen: dict | None,
     extra_copy_penalty: float,
     class_shares: np.ndarray | None = None,
+    processes: int = 1,
 ) -> pd.DataFrame:
     """The count-aware assignment of every cell's objects (OBJECT_COLUMNS), the
-    classifier's posteriors weighed by its training `class_shares`.
+    classifier's posteriors weighed by its training `class_shares`, `processes` cells at
+    a time.
 
     With a screen, each object may be rejected as not one chromosome (`assigned` empty,
     with a reason), and a chromosome the call needs but no object shows is taken as
@@ -77,6 +79,7 @@ def assign_objects(
         extra_copy_penalty,
         junk=junk,
         class_shares=class_shares,
+        processes=processes,
         **settings,
     )
     rejected = result.classes == REJECTED
@@ -195,6 +198,7 @@ def assign_karyotypes_files(
     classifier: str,
     screen: str = "",
     extra_copy_penalty: float,
+    processes: int = 1,
 ) -> pd.DataFrame:
     """Rule assign_karyotypes: the assignment table of one crop set, whose probabilities
     came from `classifier`."""
@@ -210,6 +214,7 @@ def assign_karyotypes_files(
         read_screen(screen) if screen else None,
         extra_copy_penalty,
         training_class_shares(classifier),
+        processes,
     )
     write_parquet(table, objects)
     missed = [m for m in table.drop_duplicates("image_id")["missing"] if m]

@@ -20,7 +20,7 @@ from skimage.morphology import convex_hull_image
 from skimage.segmentation import watershed
 
 from karyoflow.core.boxes import box_iou, clip_boxes
-from karyoflow.core.masks import THRESHOLD_SCALE, largest_component, otsu_foreground
+from karyoflow.core.masks import THRESHOLD_SCALE, fill_holes, largest_component, otsu_foreground
 from karyoflow.core.polarity import guess_polarity
 
 POLARITIES = ("auto", "dark", "bright")
@@ -166,7 +166,7 @@ def _segment_one(fg, box, clipped, padded, i) -> InstanceMask | None:
             mine = (labels == 1) | crossing_pixels(markers == 1, region & core & others)
     mine &= own
     mine = largest_component(mine)
-    mine = ndimage.binary_fill_holes(mine)
+    mine = fill_holes(mine)
     ys, xs = np.nonzero(mine)
     if len(xs) == 0:
         return None

@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from karyoflow.core.masks import fill_holes
+
 METHODS = ("none", "seed_affine", "medial_axis")
 
 
@@ -45,7 +47,7 @@ def check_shape(mask: np.ndarray, width: float | None = None) -> str:
         return "empty"
     if area < 12:
         return "too_small"
-    filled = ndimage.binary_fill_holes(mask)
+    filled = fill_holes(mask)
     if filled.sum() > 1.15 * area and filled.sum() - area > 20:
         return "ring"
     # a disk's area is about 0.8 thickness squared; even the shortest chromosomes
