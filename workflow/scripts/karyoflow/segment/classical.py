@@ -65,6 +65,23 @@ MIN_EXCLUSIVE_SHARE = 0.5
 CROSSED_PIECE_SHARE = 0.25
 
 
+def _background(smooth: np.ndarray, size: int) -> np.ndarray:
+    """The light background around dark chromosomes: a closing by a disk wider than a
+    chromosome, computed at half resolution, where the background is as smooth and the
+    disk costs an eighth (at full resolution, most of the segmentation's time)."""
+    height, width = smooth.shape
+    if min(height, width) < 64:
+        half, kernel_size = smooth, size
+    else:
+        half = cv2.resize(smooth, (width // 2, height // 2), interpolation=cv2.INTER_AREA)
+        kernel_size = (size // 2) | 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (kernel_size, kernel_size))
+    background = cv2.morphologyEx(half, cv2.MORPH_CLOSE, kernel)
+    if background.shape != smooth.shape:
+        background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
+    return background
+
+
 def foreground(
     image: np.ndarray, boxes: np.ndarray, polarity: str = "auto", scale: float = THRESHOLD_SCALE
 ):
@@ -78,14 +95,10 @@ def foreground(
     # wider than a chromosome, so the closing (opening) erases chromosomes, not the gradient
     width = int(np.median(sides[sides > 0])) if (sides > 0).any() else 15
     size = int(np.clip(2 * width + 1, 15, 151)) | 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     smooth = cv2.GaussianBlur(image, (0, 0), 1.0)
-    if polarity == "dark":
-        background = cv2.morphologyEx(smooth, cv2.MORPH_CLOSE, kernel)
-        contrast = cv2.subtract(background, smooth)
-    else:
-        background = cv2.morphologyEx(smooth, cv2.MORPH_OPEN, kernel)
-        contrast = cv2.subtract(smooth, background)
+    # bright chromosomes are segmented as the dark ones of the inverted image (exactly)
+    dark = smooth if polarity == "dark" else cv2.bitwise_not(smooth)
+    contrast = cv2.subtract(_background(dark, size), dark)
     return otsu_foreground(contrast, floor=8.0, scale=scale), polarity, contrast
 
 
