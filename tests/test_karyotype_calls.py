@@ -529,3 +529,25 @@ def test_cells_assigned_in_parallel_come_out_as_one_at_a_time():
     assert np.array_equal(one.margin, two.margin)
     assert [c.karyotype for c in one.cells.values()] == [c.karyotype for c in two.cells.values()]
     assert list(two.cells) == [f"cell{i}" for i in range(len(cells))]
+
+
+def test_a_field_with_too_few_chromosomes_gets_no_call():
+    """A field showing 20 chromosomes is not 46,XX with 26 missed: a detector with recall
+    0.9 misses more than 12 of 46 in fewer than 1 cell in 1,000. Three missed are
+    plausible: that cell is called."""
+    from karyoflow.karyotype.calls import assign_objects, call_cells
+    from karyoflow.karyotype.screen import plausible_missed
+
+    assert plausible_missed(screen_for_tests()) == 12
+    assert plausible_missed({"detector_recall": 0.971}) == 6
+    few = cell_classes("XX")[::2][:20]
+    classified, crops = cell_objects(few, [1000.0] * 20, [0.85] * 20)
+    objects = assign_objects(classified, crops, screen_for_tests(), extra_copy_penalty=6.0)
+    cell = call_cells(objects).iloc[0]
+    assert cell["karyotype"] == "" and cell["flag"].startswith("too_few_chromosomes")
+    assert (objects["assigned"] != "").all()  # each object keeps its class
+    almost = cell_classes("XX", missing=("1", "7", "13"))
+    classified, crops = cell_objects(almost, [1000.0] * 43, [0.85] * 43)
+    objects = assign_objects(classified, crops, screen_for_tests(), extra_copy_penalty=6.0)
+    cell = call_cells(objects).iloc[0]
+    assert cell["karyotype"] == "46,XX" and "too_few_chromosomes" not in cell["flag"]

@@ -55,8 +55,10 @@ def assign_objects(
 
     With a screen, each object may be rejected as not one chromosome (`assigned` empty,
     with a reason), and a chromosome the call needs but no object shows is taken as
-    missed by the detector at the cost its recall implies. Without one (crops cut from
-    annotated chromosomes), every object is a chromosome and none is missed."""
+    missed by the detector at the cost its recall implies; a cell whose best call needs
+    more chromosomes missed than that recall makes plausible (`plausible_missed`) gets
+    no call (`karyotype` empty; its objects keep their classes). Without one (crops cut
+    from annotated chromosomes), every object is a chromosome and none is missed."""
     from karyoflow.classify.assign import REJECTED, assign_cells
     from karyoflow.karyotype import screen as screening
 
@@ -84,6 +86,8 @@ def assign_objects(
     )
     rejected = result.classes == REJECTED
     cells = [result.cells[i] for i in table["image_id"]]
+    most_missed = screening.plausible_missed(screen) if screen is not None else None
+    called = [most_missed is None or len(c.missing) <= most_missed for c in cells]
     return pd.DataFrame(
         {
             "crop_id": table["crop_id"],
@@ -98,7 +102,7 @@ def assign_objects(
             "rejection_reason": [
                 why if r else "" for why, r in zip(reasons, rejected, strict=True)
             ],
-            "karyotype": [c.karyotype for c in cells],
+            "karyotype": [c.karyotype if ok else "" for c, ok in zip(cells, called, strict=True)],
             "karyotype_margin": [round(c.karyotype_margin, 3) for c in cells],
             "runner_up": [c.runner_up for c in cells],
             "missing": [";".join(c.missing) for c in cells],
@@ -122,6 +126,8 @@ def call_cell(
     `classes` are the cell's chromosomes (rejected objects left out). The call is
     `karyotype` where the assignment gave one, else the classes counted. Flags say why a
     call is weak, joined by ';' ('ok' when none):
+    - `too_few_chromosomes`: no call (`karyotype` given empty by the assignment): it
+      would need more chromosomes missed than the detector plausibly misses;
     - `count`: the chromosomes number outside 44..48 (missed or split objects are
       likelier than such a karyotype);
     - `low_confidence`: over 10% of the chromosomes have probability < low_probability;
@@ -135,7 +141,7 @@ def call_cell(
     if karyotype is None:
         karyotype = iscn_from_labels(classes) if n else "0,-"
     low = sum(p < low_probability for p in probabilities)
-    flags = []
+    flags = ["too_few_chromosomes"] if karyotype == "" else []
     if not 44 <= n <= 48:
         flags.append("count")
     if n and low > 0.1 * n:

@@ -164,6 +164,7 @@ def evaluate_karyotypes_files(
     from karyoflow.karyotype import plots
 
     called = pd.read_csv(cells, sep="\t", dtype={"image_id": str})
+    called["karyotype"] = called["karyotype"].fillna("")  # no call
     table = pd.read_csv(chromosomes, sep="\t", dtype={"image_id": str, "class": str})
     in_set = list(pd.read_csv(images, dtype={"image_id": str})["image_id"])
     truth_boxes = pd.read_parquet(annotations)

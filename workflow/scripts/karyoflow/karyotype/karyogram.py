@@ -209,7 +209,7 @@ def karyogram_files(
         iscn, flag, missing = call_of[image_id]
         cell = cell[cell["assigned"].astype(str) != ""]  # rejected objects are no chromosome
         title = (
-            f"{image_id}: {iscn}"
+            f"{image_id}: {iscn or 'no call'}"
             + (f"  missed: {missing.replace(';', ' ')}" if missing else "")
             + ("" if flag == "ok" else f"  [{flag}]")
         )
