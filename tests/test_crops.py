@@ -259,6 +259,36 @@ def test_crop_shards_merge_into_one_crop_set(tmp_path):
     assert (tmp_path / "gallery.png").stat().st_size > 1000
 
 
+def test_detected_crops_keep_only_those_matched_to_an_annotated_box(tmp_path):
+    """A classifier learning from the chain's own crops learns only from crops whose class
+    is known: a duplicate detection with no truth of its own stays out, and each kept
+    crop's canvas is its own, not its neighbour's."""
+    from karyoflow.crops.extract import detected_crops_files
+
+    _, _, instances, images, annotations = one_cell(tmp_path)
+    duplicate = instances.iloc[[0]].assign(instance_id=0, box_ymin=8, box_ymax=66)
+    shard = extract_crops(
+        pd.concat([duplicate, instances], ignore_index=True),
+        images,
+        tmp_path / "shard.npz",
+        side=48,
+        annotations=annotations,
+    )
+    shard.to_parquet(tmp_path / "shard.parquet")
+    table = detected_crops_files(
+        [str(tmp_path / "shard.parquet")],
+        [str(tmp_path / "shard.npz")],
+        str(tmp_path / "crops.parquet"),
+        str(tmp_path / "crops.npz"),
+    )
+    assert table["true_class"].tolist() == ["1", "21"]
+    assert table["crop_index"].tolist() == [0, 1]
+    kept, _ = load_crops(tmp_path / "crops.npz")
+    every, _ = load_crops(tmp_path / "shard.npz")
+    matched = shard.index[shard["true_class"] != ""].tolist()
+    assert np.array_equal(kept, every[matched])
+
+
 def test_annotated_boxes_give_truth_crops_and_a_touching_pair_stays_two(tmp_path):
     from karyoflow.crops.extract import truth_crop_cells
 

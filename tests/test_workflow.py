@@ -461,6 +461,27 @@ def job_counts(dry_run: str) -> dict[str, int]:
 
 
 @pytest.mark.slow
+def test_a_classifier_of_detected_crops_plans_the_chain_on_the_training_images(tmp_path):
+    """classify.crops: detected: the training images go through detection, segmentation
+    and cropping like the test images, and the classifier learns from those crops."""
+    config = write_config(tmp_path, {"classify": {"crops": "detected"}})
+    run = snakemake(
+        tmp_path,
+        "-n",
+        "results/classify/detected/models/medial_axis-flat/classifier.keras",
+        "--configfile",
+        str(ROOT / "config/config.yaml"),
+        str(config),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["detected_crops"] == 1 and counts["merge_crops"] == 3, counts
+    for image_set in ("train", "val", "test"):
+        assert f"results/crops/{image_set}/crops.parquet" in run.stdout
+    assert "results/crops/truth/crops.parquet" not in run.stdout
+
+
+@pytest.mark.slow
 def test_predict_with_given_models_needs_no_training_data(tmp_path):
     """New images with trained models: only the chain on those images, nothing of the
     training dataset (no synthesis, ingestion or splits) and no training."""

@@ -5,7 +5,7 @@ wildcard_constraints:
     method="none|seed_affine|medial_axis",
     head="flat|two_stage",
     import_set="imported|external_crops",
-    train_set="truth|imported|karyograms",
+    train_set="truth|detected|imported|karyograms",
 
 
 rule truth_crops:
@@ -28,6 +28,25 @@ rule truth_crops:
         fill=config["crops"]["fill"],
     script:
         "../scripts/truth_crops.py"
+
+
+rule detected_crops:
+    input:
+        tables=expand(
+            result("crops", "{image_set}", "crops.parquet"), image_set=SPLIT_IMAGE_SETS
+        ),
+        shard_arrays=expand(
+            result("crops", "{image_set}", "crops.npz"), image_set=SPLIT_IMAGE_SETS
+        ),
+    output:
+        crops=result("crops", "detected", "crops.parquet"),
+        arrays=result("crops", "detected", "crops.npz"),
+    log:
+        result("logs", "crops", "detected_crops.log"),
+    conda:
+        "../../envs/imaging.yaml"
+    script:
+        "../scripts/detected_crops.py"
 
 
 rule train_classifier:

@@ -248,9 +248,10 @@ def external_path(key, what):
     return configured_path("evaluate", key, what)
 
 
-# Image sets that are a split of the dataset: the test images the chain is scored on, and
-# the validation images the object screen learns from.
-SPLIT_IMAGE_SETS = ("test", "val")
+# Image sets that are a split of the dataset: the test images the chain is scored on, the
+# validation images the object screen learns from, and the training images whose detected
+# crops a classifier may learn from (classify.crops: detected).
+SPLIT_IMAGE_SETS = ("test", "val", "train")
 
 
 def detection_image_tables(wildcards):

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    image_set="test|val|external|predict|labelme",
+    image_set="test|val|train|external|predict|labelme",
     detect_shard=r"\d+",
 
 

@@ -2,7 +2,7 @@
 
 
 wildcard_constraints:
-    crop_set="test|val|external|predict|imported|karyograms|truth|external_crops",
+    crop_set="test|val|external|predict|imported|karyograms|truth|detected|external_crops",
     straighten_shard=r"\d+",
 
 

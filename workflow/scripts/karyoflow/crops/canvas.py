@@ -151,14 +151,16 @@ def crops_from_cells(cells: dict, out_npz, *, side: int, fill: float) -> pd.Data
 
 
 def merge_crop_shards(
-    tables: list[str], arrays: list[str], out_arrays: str
+    tables: list[str], arrays: list[str], out_arrays: str, *, labelled_only: bool = False
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Shards' crop tables and arrays as one crop set, in shard order: `out_arrays` holds
-    every crop, and each row's crop_file and crop_index point into it. Returns the table
-    and the canvases written."""
+    every crop (only those with a true class if `labelled_only`), and each row's
+    crop_file and crop_index point into it. Returns the table and the canvases written."""
     parts, canvases, windows, offset = [], [], [], 0
     for table_path, array_path in zip(tables, arrays, strict=True):
         table = pd.read_parquet(table_path)
+        if labelled_only:
+            table = table[table["true_class"].fillna("") != ""]
         canvas, shard_windows = load_crops(array_path)
         order = table["crop_index"].to_numpy(dtype=int)
         canvases.append(canvas[order])

@@ -172,6 +172,31 @@ def merge_crops_files(
     return table
 
 
+def detected_crops_files(
+    tables: list[str], shard_arrays: list[str], crops: str, arrays: str
+) -> pd.DataFrame:
+    """Rule detected_crops: the chain's own crops of the dataset's images (detector box,
+    classical mask), only those matched one-to-one to an annotated box, which gives each
+    its class. A classifier that learns from them sees what it will be shown: crops cut by
+    the detector's box, with neighbours' pieces and pale ends lost, not the annotator's
+    box. Each keeps its image's split (train to learn, val to choose, test to score)."""
+    from karyoflow.core.tables import write_parquet
+
+    table, _ = merge_crop_shards(list(tables), list(shard_arrays), arrays, labelled_only=True)
+    if table.empty:
+        raise ValueError(
+            "no detected crop matched an annotated box: the detected crops need a dataset "
+            "with annotated boxes (classify.crops: detected)"
+        )
+    log.info(
+        "%d labelled detected crops (%s)",
+        len(table),
+        ", ".join(f"{k} {v}" for k, v in table["split"].value_counts().items()),
+    )
+    write_parquet(table, crops)
+    return table
+
+
 def truth_crop_cells(manifest: pd.DataFrame, annotations: pd.DataFrame | None = None) -> dict:
     """{image_id: [(image path, class, grey window, mask, polarity)]} from the truth.
 
