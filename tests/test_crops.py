@@ -197,18 +197,20 @@ def test_real_karyogram_export_imports(tmp_path, real_data_dir):
     assert len(bad) < 0.01 * len(table)
 
 
+def crops_with_a_duplicate(tmp_path, out_npz, duplicate_first=False) -> pd.DataFrame:
+    """The one-cell crops with a second, slightly shorter box over the long chromosome."""
+    _, _, instances, images, annotations = one_cell(tmp_path)
+    duplicate = instances.iloc[[0]].assign(instance_id=0, box_ymin=8, box_ymax=66)
+    parts = [duplicate, instances] if duplicate_first else [instances, duplicate]
+    return extract_crops(
+        pd.concat(parts, ignore_index=True), images, out_npz, side=48, annotations=annotations
+    )
+
+
 def test_a_duplicate_detection_does_not_take_a_second_truth(tmp_path):
     """Two instances over the long chromosome: only one is class 1; the other has no
     truth, so a crop table never counts one chromosome twice."""
-    _, _, instances, images, annotations = one_cell(tmp_path)
-    duplicate = instances.iloc[[0]].assign(instance_id=0, box_ymin=8, box_ymax=66)
-    table = extract_crops(
-        pd.concat([instances, duplicate], ignore_index=True),
-        images,
-        tmp_path / "crops.npz",
-        side=48,
-        annotations=annotations,
-    )
+    table = crops_with_a_duplicate(tmp_path, tmp_path / "crops.npz")
     assert sorted(table["true_class"]) == ["", "1", "21"]
     assert sorted(table["truth_index"]) == [-1, 0, 1]
 
@@ -265,15 +267,7 @@ def test_detected_crops_keep_only_those_matched_to_an_annotated_box(tmp_path):
     crop's canvas is its own, not its neighbour's."""
     from karyoflow.crops.extract import detected_crops_files
 
-    _, _, instances, images, annotations = one_cell(tmp_path)
-    duplicate = instances.iloc[[0]].assign(instance_id=0, box_ymin=8, box_ymax=66)
-    shard = extract_crops(
-        pd.concat([duplicate, instances], ignore_index=True),
-        images,
-        tmp_path / "shard.npz",
-        side=48,
-        annotations=annotations,
-    )
+    shard = crops_with_a_duplicate(tmp_path, tmp_path / "shard.npz", duplicate_first=True)
     shard.to_parquet(tmp_path / "shard.parquet")
     table = detected_crops_files(
         [str(tmp_path / "shard.parquet")],
