@@ -15,7 +15,11 @@ from karyoflow.data.splits import make_splits
 from karyoflow.data.synth import SynthParams, generate_shard
 from karyoflow.detect.dataset import write_yolo_dataset
 from karyoflow.detect.infer import detect_images, load_detector
-from karyoflow.detect.runtime import offline_environment, resolve_model
+from karyoflow.detect.runtime import (
+    offline_environment,
+    resolve_model,
+    skip_amp_download_check,
+)
 from karyoflow.detect.train import train_detector
 
 
@@ -36,6 +40,33 @@ def test_missing_weights_are_named(tmp_path):
         resolve_model(str(tmp_path / "yolov10l.pt"))
     with pytest.raises(ValueError, match="model yaml or a local .pt"):
         resolve_model("yolov10l")
+
+
+def test_the_amp_check_on_a_gpu_downloads_nothing(tmp_path, monkeypatch):
+    """Ultralytics' own check loads yolo26n.pt (a download) on any CUDA device; ours
+    decides from the device alone, so an offline GPU node trains with AMP."""
+    import torch
+
+    offline_environment(tmp_path / "ultralytics")
+    import ultralytics.engine.trainer
+    import ultralytics.models
+
+    loaded = []
+
+    def no_weights(weights, *args, **kwargs):  # what Ultralytics' check would load
+        loaded.append(weights)
+        raise AssertionError(f"{weights} would be downloaded")
+
+    monkeypatch.setattr(ultralytics.models, "YOLO", no_weights)
+    monkeypatch.setattr(
+        ultralytics.engine.trainer, "check_amp", ultralytics.engine.trainer.check_amp
+    )
+    skip_amp_download_check()
+    check = ultralytics.engine.trainer.check_amp
+    assert check(torch.nn.Linear(2, 2)) is False  # the CPU: no AMP
+    # a device that is neither CPU nor MPS, without a GPU (meta tensors hold no data)
+    assert check(torch.nn.Linear(2, 2, device="meta")) is True
+    assert loaded == []
 
 
 @pytest.mark.slow

@@ -49,6 +49,26 @@ def use_cpu_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def skip_amp_download_check() -> None:
+    """Ultralytics checks mixed precision on a GPU by downloading yolo26n.pt and comparing
+    its outputs; offline (a cluster node, CI) that download fails or hangs. Take AMP on
+    any accelerator without the check, off on the CPU as Ultralytics does. Call after
+    importing ultralytics, before training."""
+    import ultralytics.engine.trainer
+
+    def amp_without_download(model) -> bool:
+        device = next(model.parameters()).device
+        use = device.type not in {"cpu", "mps"}
+        log.info(
+            "mixed precision (AMP) %s on %s; Ultralytics' download check skipped",
+            "on" if use else "off",
+            device,
+        )
+        return use
+
+    ultralytics.engine.trainer.check_amp = amp_without_download
+
+
 def resolve_model(model: str) -> str:
     """A model yaml known to Ultralytics (built from scratch) or an existing local .pt."""
     if model.endswith((".yaml", ".yml")):

@@ -16,6 +16,7 @@ from karyoflow.detect.runtime import (
     offline_environment,
     pick_device,
     resolve_model,
+    skip_amp_download_check,
     use_cpu_threads,
 )
 
@@ -52,6 +53,7 @@ def train_detector(
     """
     from ultralytics import YOLO
 
+    skip_amp_download_check()
     device = pick_device(device)
     run_dir = Path(run_dir).resolve()
     settings = dict(
@@ -64,7 +66,7 @@ def train_detector(
         deterministic=True,
         workers=workers,
         device=device,
-        amp=device != "cpu",  # the AMP check downloads weights; AMP is GPU-only anyway
+        amp=device != "cpu",  # AMP is GPU-only; its download check is skipped above
         plots=False,  # Ultralytics' plots fetch a font; the report draws its own figures
         project=str(run_dir.parent),
         name=run_dir.name,
