@@ -52,8 +52,9 @@ def use_cpu_threads(threads: int) -> None:
 def skip_amp_download_check() -> None:
     """Ultralytics checks mixed precision on a GPU by downloading yolo26n.pt and comparing
     its outputs; offline (a cluster node, CI) that download fails or hangs. Take AMP on
-    any accelerator without the check, off on the CPU as Ultralytics does. Call after
-    importing ultralytics, before training."""
+    any accelerator without the check, off on the CPU as Ultralytics does. (Its check also
+    turned AMP off on GTX 16xx-class cards, where AMP gives NaN losses; this does not.)
+    Call after importing ultralytics, before training."""
     import ultralytics.engine.trainer
 
     def amp_without_download(model) -> bool:
