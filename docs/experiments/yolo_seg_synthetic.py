@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-sys.path.insert(0, "/work/main/workflow/scripts")
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 W = Path("/tmp/segexp")
 SEED = 20261205
 
@@ -80,7 +81,7 @@ def train(epochs):
             "cos_lr": True,
             "warmup_epochs": 1,
             "flipud": 0.5,
-            "pretrained": "/work/main/models/cil_detector_yolo11n.pt",
+            "pretrained": str(REPO / "models" / "cil_detector_yolo11n.pt"),
         },
         run_dir=W / "run",
         history_out=W / "seg.csv",
@@ -96,7 +97,7 @@ def evaluate():
     from karyoflow.segment.evaluate import score_instances, summarize_instances, synthetic_truth
     from ultralytics import YOLO
 
-    R = Path("/work/main/results/syn_base")
+    R = REPO / "results" / "syn_base"
     m = pd.read_csv(R / "data/manifest.csv")
     sp = pd.read_csv(R / "data/splits.csv")
     m = m[m.image_id.isin(sp[sp.split == "test"].image_id)]
