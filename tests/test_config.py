@@ -74,6 +74,15 @@ def test_cross_field_problems(config, tmp_path):
     assert "abnormal_rates" in str(err.value)
 
 
+def test_a_missing_crop_folder_for_the_generator_is_named_before_any_job(config, tmp_path):
+    bad = copy.deepcopy(config)
+    bad["synthetic"]["crop_folder"] = str(tmp_path / "no_crops_here")
+    with pytest.raises(ConfigError, match="synthetic.crop_folder .*no_crops_here.* not a folder"):
+        check_config(bad)
+    bad["synthetic"]["crop_folder"] = str(tmp_path)
+    check_config(bad)
+
+
 def test_detector_paths_are_checked_before_any_job(config, tmp_path):
     bad = copy.deepcopy(config)
     bad["detect"].update(model=str(tmp_path / "yolov10l.pt"), weights="")
@@ -105,8 +114,25 @@ def test_classifier_start_may_be_the_shipped_one_or_an_existing_file(config, tmp
         check_config(tuned)
 
 
-@pytest.mark.parametrize("name", ["quick.yaml", "paper.yaml"])
-def test_shipped_overlays_are_valid(config, name):
+CROPS_612 = ROOT.parent / "shared" / "data" / "real" / "gband612_crops"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "quick.yaml",
+        "paper.yaml",
+        pytest.param(
+            "synthetic_real_crops.yaml",
+            marks=pytest.mark.skipif(
+                not CROPS_612.is_dir(),
+                reason="its crop folder, ../shared/data/real/gband612_crops, is absent",
+            ),
+        ),
+    ],
+)
+def test_shipped_overlays_are_valid(config, name, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the overlays' relative paths are from the repository root
     merged = copy.deepcopy(config)
     for key, value in yaml.safe_load((ROOT / "config" / name).read_text()).items():
         if isinstance(value, dict):

@@ -137,7 +137,7 @@ def test_import_crop_folder_counts_classes_and_lists_strays(tmp_path):
 
 
 def test_crop_pattern_needs_class_and_cell(tmp_path):
-    from karyoflow.crops.imports import find_crop_files
+    from karyoflow.core.crop_files import find_crop_files
 
     _crop_tree(tmp_path / "set")
     with pytest.raises(ValueError, match="cell"):

@@ -51,12 +51,12 @@ SHIPPED_CONFIGS = sorted(
 
 
 def anchored(settings, found_missing: list[str]):
-    """The overlay with relative `path` values anchored at the project folder (they are
-    written relative to where one runs it); missing ones are collected."""
+    """The overlay with relative `path` and `*_folder` values anchored at the project
+    folder (they are written relative to where one runs it); missing ones are collected."""
     if isinstance(settings, dict):
         out = {}
         for key, value in settings.items():
-            if key == "path" and isinstance(value, str) and value:
+            if (key == "path" or key.endswith("_folder")) and isinstance(value, str) and value:
                 value = str((ROOT / value).resolve())
                 if not Path(value).exists():
                     found_missing.append(value)

@@ -53,6 +53,13 @@ def check_config(config: dict) -> None:
         )
     if synthetic.get("width_px", 1) >= synthetic.get("chr1_length_px", 2):
         problems.append("synthetic.width_px must be smaller than synthetic.chr1_length_px")
+    crop_folder = synthetic.get("crop_folder", "")
+    if dataset.get("source", "synthetic") == "synthetic" and crop_folder:
+        if not Path(crop_folder).is_dir():
+            problems.append(
+                f"synthetic.crop_folder {crop_folder!r} is not a folder (relative paths are "
+                f"taken from {Path.cwd()}); point it at a labelled crop folder or leave it empty"
+            )
     detect = config.get("detect", {})
     model = predict_model("detector", detect.get("model", "shipped"))
     if not model.endswith((".yaml", ".yml", ".pt")):

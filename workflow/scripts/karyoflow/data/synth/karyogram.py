@@ -29,10 +29,17 @@ def render_karyogram(
     """A grey karyogram image of the cell, straightened chromosomes in standard order."""
     by_class: dict[str, list] = {}
     for placed in cell.chromosomes:
-        spec = replace(
-            placed.rendered.spec, shape="straight", turn=0.0, angle=np.pi / 2, subpixel=(0.0, 0.0)
-        )
-        by_class.setdefault(spec.cls, []).append(render(spec))
+        upright = placed.rendered.extras.get("upright")  # a real crop, as it came
+        if upright is None:
+            spec = replace(
+                placed.rendered.spec,
+                shape="straight",
+                turn=0.0,
+                angle=np.pi / 2,
+                subpixel=(0.0, 0.0),
+            )
+            upright = render(spec)
+        by_class.setdefault(placed.rendered.spec.cls, []).append(upright)
 
     label_height = 22
     row_images = []

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from karyoflow.core.bands import relative_lengths
+from karyoflow.core.crop_files import GBAND612_PATTERN
 from karyoflow.core.labels import AUTOSOMES
 from karyoflow.data.synth.chromosome import ChromosomeSpec, RenderedChromosome, render
 
@@ -56,6 +57,11 @@ class SynthParams:
             "xyy": 0.03,
         }
     )
+    # Real chromosomes instead of rendered ones: a labelled crop folder, and the pattern
+    # its relative paths match (named groups `cell` and `class`; karyoflow.data.synth.
+    # pasted). Empty: render from the band table.
+    crop_folder: str = ""
+    crop_pattern: str = GBAND612_PATTERN
 
     def __post_init__(self) -> None:
         unknown = set(self.abnormal_rates) - set(ABNORMAL_KARYOTYPES)
@@ -351,8 +357,21 @@ def generate_cell(seed: int | tuple[int, ...], params: SynthParams | None = None
     look = appearance(rng, params)
     kind, iscn, classes = sample_karyotype(rng, params.abnormal_rates)
     order = rng.permutation(len(classes))
-    specs = _chromosome_specs([classes[i] for i in order], params, rng, look)
-    rendered = [render(spec) for spec in specs]
+    if params.crop_folder:
+        from karyoflow.data.synth.pasted import crop_bank, real_chromosomes
+
+        rendered = real_chromosomes(
+            [classes[i] for i in order],
+            crop_bank(params.crop_folder, params.crop_pattern),
+            rng,
+            chr1_length_px=params.chr1_length_px,
+            condensation=look["condensation"],
+            darkness=look["darkness"],
+            length_exponent=params.length_exponent,
+        )
+    else:
+        specs = _chromosome_specs([classes[i] for i in order], params, rng, look)
+        rendered = [render(spec) for spec in specs]
     placed, labels = _place(rendered, params, rng)
 
     H, W = params.height, params.width
