@@ -30,8 +30,9 @@ from karyoflow.core.bands import chromosome as band_chromosome
 from karyoflow.core.bands import relative_lengths
 from karyoflow.data.synth.chromosome import ChromosomeSpec, RenderedChromosome
 
-# A chromosome's darkest 5% of pixels reach this opacity on average in real G-band
-# crops; a cell's `darkness` rescales it so illumination varies as for rendered cells.
+# The most opacity a pixel gets: the darkest 5% of a crop's pixels are set to the cell's
+# darkness (so illumination varies as for rendered cells), and none hides what lies
+# under it entirely.
 MAX_ALPHA = 0.97
 # Cells tried for one with a readable crop of every class a karyotype needs.
 READ_TRIES = 20
