@@ -13,6 +13,9 @@ BioImLab cells (bright, so inverted first). From the repo root:
   uv run python docs/experiments/real_crop_synthetic.py train pasted 12
   uv run python docs/experiments/real_crop_synthetic.py train rendered 12 43   # a replicate
   uv run python docs/experiments/real_crop_synthetic.py train pasted 12 43
+  uv run python docs/experiments/real_crop_synthetic.py finetune scratch 100 10
+  uv run python docs/experiments/real_crop_synthetic.py finetune rendered 100 10
+  uv run python docs/experiments/real_crop_synthetic.py finetune pasted 100 10
   uv run python docs/experiments/real_crop_synthetic.py eval
 
 Work files go to /tmp/pasteexp; the scores to docs/experiments/real_crop_synthetic.json."""
@@ -111,6 +114,62 @@ def train(kind, epochs, seed=42):
     print(name_of(kind, seed), f"{time.perf_counter() - started:.0f} s", json.dumps(out["metrics"]))
 
 
+def finetune(start, n_images, epochs):
+    """A detector trained on `n_images` real CIL training images (seeded sample) from
+    `start`: scratch (yolo11n.yaml) or one of the synthetic detectors above; the few-real-
+    images case of a lab that annotates a hundred of its own."""
+    import random
+
+    from karyoflow.detect.runtime import offline_environment, use_cpu_threads
+
+    offline_environment(W / "settings")
+    use_cpu_threads(2)
+    from karyoflow.detect.train import train_detector
+
+    # made by: docs/gpu/train_detectors.py --prepare results/cil_g512/data .device/cil
+    cil = REPO / ".device" / "cil"
+    folder = W / f"cil{n_images}"
+    if not (folder / "data.yaml").exists():
+        names = sorted(p.stem for p in (cil / "images" / "train").glob("*.jpg"))
+        drawn = random.Random(SEED).sample(names, n_images + 40)
+        # the epoch kept is chosen on 40 other training images, never on the scored ones
+        for split, picked in (("train", drawn[:n_images]), ("val", drawn[n_images:])):
+            (folder / "images" / split).mkdir(parents=True, exist_ok=True)
+            (folder / "labels" / split).mkdir(parents=True, exist_ok=True)
+            for name in sorted(picked):
+                for kind, ext in (("images", "jpg"), ("labels", "txt")):
+                    (folder / kind / split / f"{name}.{ext}").symlink_to(
+                        cil / kind / "train" / f"{name}.{ext}"
+                    )
+        (folder / "data.yaml").write_text(
+            f"path: {folder}\ntrain: images/train\nval: images/val\nnames:\n  0: chromosome\n"
+        )
+    name = f"cil{n_images}_from_{start}"
+    started = time.perf_counter()
+    out = train_detector(
+        folder / "data.yaml",
+        W / f"{name}.pt",
+        model="yolo11n.yaml" if start == "scratch" else str(W / f"{start}.pt"),
+        imgsz=512,
+        epochs=epochs,
+        batch=8,
+        patience=100,
+        seed=42,
+        workers=2,
+        device="cpu",
+        extra_args={
+            "optimizer": "AdamW",
+            "lr0": 0.002,
+            "cos_lr": True,
+            "warmup_epochs": 1,
+            "flipud": 0.5,
+        },
+        run_dir=W / f"run_{name}",
+        history_out=W / f"{name}.csv",
+    )
+    print(name, f"{time.perf_counter() - started:.0f} s", json.dumps(out["metrics"]))
+
+
 def real_sets():
     """(name, images table, truth boxes table, polarity) of the real sets scored."""
     cil = REPO / "results" / "cil_g512" / "data"
@@ -165,7 +224,8 @@ def evaluate():
             print(kind, name, out[f"{kind}/{name}"], flush=True)
     for kind in models:
         history = pd.read_csv(W / f"{kind}.csv")
-        out[f"{kind}/own_synthetic_val_last_epoch"] = history.iloc[-1].to_dict()
+        own = "40_other_cil_training_images" if kind.startswith("cil") else "own_synthetic_val"
+        out[f"{kind}/{own}_last_epoch"] = history.iloc[-1].to_dict()
     (REPO / "docs" / "experiments" / "real_crop_synthetic.json").write_text(
         json.dumps(out, indent=1)
     )
@@ -174,6 +234,8 @@ def evaluate():
 if __name__ == "__main__":
     if sys.argv[1] == "data":
         data()
+    elif sys.argv[1] == "finetune":
+        finetune(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif sys.argv[1] == "train":
         train(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 42)
     else:
