@@ -116,3 +116,13 @@ def test_a_cell_from_the_612_cell_crops():
     assert len(cell.chromosomes) in (45, 46, 47)
     assert len({p.rendered.extras["source"] for p in cell.chromosomes}) == 1
     assert cell.image[cell.labels > 0].mean() < cell.image[cell.labels == 0].mean() - 30
+
+
+def test_crops_shrunk_below_a_pixel_still_make_a_whole_cell(tmp_path):
+    crop_bank.cache_clear()
+    # large crops for a tiny cell: the thin bars shrink to a fraction of a pixel across
+    folder = write_crop_folder(tmp_path / "big", {"902.1": ["X", "Y"]}, chr1_px=400)
+    cell = generate_cell((2, 0), real(folder, chr1_length_px=11, width_px=2, abnormal_rates={}))
+    crop_bank.cache_clear()
+    assert len(cell.chromosomes) == int(cell.karyotype.split(",")[0])
+    assert all(p.rendered.mask.any() for p in cell.chromosomes)

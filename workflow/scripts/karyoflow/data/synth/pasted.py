@@ -28,6 +28,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from karyoflow.core.bands import chromosome as band_chromosome
 from karyoflow.core.bands import relative_lengths
+from karyoflow.core.masks import largest_component
 from karyoflow.data.synth.chromosome import ChromosomeSpec, RenderedChromosome
 
 # The most opacity a pixel gets: the darkest 5% of a crop's pixels are set to the cell's
@@ -139,6 +140,7 @@ def place_real_crop(
     """A real crop as a rendered chromosome: scaled, turned by `angle` (0 = upright),
     its opacity from its grey levels with the darkest pixels at `darkness`."""
     matrix, size = _transform(crop, scale, angle)
+    # the paper white: the crop is cut tight to its chromosome, so it may show none
     background = float(np.median(crop.grey[~crop.mask])) if (~crop.mask).any() else 255.0
     background = max(background, float(crop.grey.max()), 1.0)
     opacity = np.clip(1.0 - crop.grey.astype(np.float32) / background, 0.0, 1.0)
@@ -151,15 +153,16 @@ def place_real_crop(
     mask = coverage >= 0.5
     alpha = np.where(mask, np.maximum(alpha, 0.02), 0.0).astype(np.float32)
     # one piece, as the crop's own mask was (a thin stalk may break when shrunk)
-    from karyoflow.core.masks import largest_component
-
     mask = largest_component(mask)
+    if not mask.any():  # shrunk below a pixel: keep one, so it still has a place
+        mask[size[1] // 2, size[0] // 2] = True
+        alpha[mask] = darkness
     alpha[~mask] = 0.0
     centreline = np.c_[crop.centreline, np.ones(len(crop.centreline))] @ matrix.T
-    length = float(np.linalg.norm(np.diff(centreline, axis=0), axis=1).sum())
-    fraction = band_chromosome(crop.cls).centromere_fraction
     steps = np.r_[0.0, np.cumsum(np.linalg.norm(np.diff(centreline, axis=0), axis=1))]
-    centromere = centreline[int(np.argmin(np.abs(steps - fraction * steps[-1])))]
+    length = float(steps[-1])
+    fraction = band_chromosome(crop.cls).centromere_fraction
+    centromere = centreline[int(np.argmin(np.abs(steps - fraction * length)))]
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     outline = max(contours, key=len)[:, 0, :].astype(float) if contours else centreline
     spec = ChromosomeSpec(
