@@ -83,7 +83,8 @@ def name_of(kind, seed):
     return kind if seed == 42 else f"{kind}_seed{seed}"
 
 
-def train(kind, epochs, seed=42):
+def fit(data_yaml, name, model, epochs, seed=42):
+    """One CPU training of this experiment (all alike but for data, start and seed)."""
     from karyoflow.detect.runtime import offline_environment, use_cpu_threads
 
     offline_environment(W / "settings")
@@ -92,9 +93,9 @@ def train(kind, epochs, seed=42):
 
     started = time.perf_counter()
     out = train_detector(
-        W / kind / "data.yaml",
-        W / f"{name_of(kind, seed)}.pt",
-        model="yolo11n.yaml",
+        data_yaml,
+        W / f"{name}.pt",
+        model=model,
         imgsz=512,
         epochs=epochs,
         batch=8,
@@ -109,10 +110,14 @@ def train(kind, epochs, seed=42):
             "warmup_epochs": 1,
             "flipud": 0.5,
         },
-        run_dir=W / f"run_{name_of(kind, seed)}",
-        history_out=W / f"{name_of(kind, seed)}.csv",
+        run_dir=W / f"run_{name}",
+        history_out=W / f"{name}.csv",
     )
-    print(name_of(kind, seed), f"{time.perf_counter() - started:.0f} s", json.dumps(out["metrics"]))
+    print(name, f"{time.perf_counter() - started:.0f} s", json.dumps(out["metrics"]))
+
+
+def train(kind, epochs, seed=42):
+    fit(W / kind / "data.yaml", name_of(kind, seed), "yolo11n.yaml", epochs, seed)
 
 
 def finetune(start, n_images, epochs):
@@ -120,12 +125,6 @@ def finetune(start, n_images, epochs):
     `start`: scratch (yolo11n.yaml) or one of the synthetic detectors above; the few-real-
     images case of a lab that annotates a hundred of its own."""
     import random
-
-    from karyoflow.detect.runtime import offline_environment, use_cpu_threads
-
-    offline_environment(W / "settings")
-    use_cpu_threads(2)
-    from karyoflow.detect.train import train_detector
 
     # made by: docs/gpu/train_detectors.py --prepare results/cil_g512/data .device/cil
     cil = REPO / ".device" / "cil"
@@ -145,30 +144,8 @@ def finetune(start, n_images, epochs):
         (folder / "data.yaml").write_text(
             f"path: {folder}\ntrain: images/train\nval: images/val\nnames:\n  0: chromosome\n"
         )
-    name = f"cil{n_images}_from_{start}"
-    started = time.perf_counter()
-    out = train_detector(
-        folder / "data.yaml",
-        W / f"{name}.pt",
-        model="yolo11n.yaml" if start == "scratch" else str(W / f"{start}.pt"),
-        imgsz=512,
-        epochs=epochs,
-        batch=8,
-        patience=100,
-        seed=42,
-        workers=2,
-        device="cpu",
-        extra_args={
-            "optimizer": "AdamW",
-            "lr0": 0.002,
-            "cos_lr": True,
-            "warmup_epochs": 1,
-            "flipud": 0.5,
-        },
-        run_dir=W / f"run_{name}",
-        history_out=W / f"{name}.csv",
-    )
-    print(name, f"{time.perf_counter() - started:.0f} s", json.dumps(out["metrics"]))
+    start_model = "yolo11n.yaml" if start == "scratch" else str(W / f"{start}.pt")
+    fit(folder / "data.yaml", f"cil{n_images}_from_{start}", start_model, epochs)
 
 
 def realism():
