@@ -55,8 +55,10 @@ def test_a_cell_of_real_crops_has_its_karyotype_and_exact_masks(crop_folder):
     assert Counter(classes)["1"] == 2 and all(
         inst["shape"] == "real" for inst in truth["instances"]
     )
-    # every chromosome of the cell comes from one real cell
+    # every chromosome of the cell comes from one real cell, which the truth names
     assert len({p.rendered.extras["source"] for p in cell.chromosomes}) == 1
+    assert truth["source_cell"] in {"900.1", "900.2"}
+    assert "source_cell" not in cell_truth(generate_cell((5, 0), SynthParams(**SMALL)), "x")
     for n, placed in enumerate(cell.chromosomes, start=1):
         mask = placed.rendered.mask
         assert np.array_equal(mask, placed.rendered.alpha > 0)

@@ -75,10 +75,14 @@ def cell_truth(cell: SyntheticCell, image_id: str) -> dict:
                 "outline": _points(placed.rendered.outline + shift),
             }
         )
+    # a cell of real crops (synthetic.crop_folder) names the real cell they came from
+    sources = sorted({str(p.rendered.extras.get("source", "")) for p in cell.chromosomes} - {""})
+    source = {"source_cell": ";".join(sources)} if sources else {}
     return {
         "image_id": image_id,
         "karyotype": cell.karyotype,
         "kind": cell.kind,
+        **source,
         "width": int(cell.image.shape[1]),
         "height": int(cell.image.shape[0]),
         "n_chromosomes": len(instances),
