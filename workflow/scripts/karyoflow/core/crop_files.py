@@ -30,6 +30,23 @@ def crop_mask(grey: np.ndarray, polarity: str = "auto") -> np.ndarray:
     return fill_holes(mask)
 
 
+def chromosome_of_crop(
+    grey: np.ndarray, polarity: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(the crop cut tight to its chromosome, that chromosome's mask, the polarity: the
+    crop's own unless given); both arrays empty where it holds no chromosome pixels."""
+    if not grey.size:
+        return grey[:0, :0], np.zeros((0, 0), bool), polarity
+    if polarity == "auto":
+        polarity = crop_polarity(grey)
+    mask = crop_mask(grey, polarity)
+    if not mask.any():
+        return grey[:0, :0], mask[:0, :0], polarity
+    ys, xs = np.nonzero(mask)
+    tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+    return grey[tight], mask[tight], polarity
+
+
 def find_crop_files(root: str | Path, pattern: str):
     """(path, class, cell) of every image under root whose relative path matches
     `pattern`; and (path, problem, detail, action) rows for the files left out."""

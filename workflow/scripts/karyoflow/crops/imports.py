@@ -10,9 +10,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from karyoflow.core.crop_files import GBAND612_PATTERN, crop_mask, find_crop_files
+from karyoflow.core.crop_files import (
+    GBAND612_PATTERN,
+    chromosome_of_crop,
+    find_crop_files,
+)
 from karyoflow.core.images import read_grayscale
-from karyoflow.core.polarity import crop_polarity, guess_polarity
+from karyoflow.core.polarity import guess_polarity
 from karyoflow.crops.canvas import crops_from_cells, load_crops
 from karyoflow.detect.dataset import boxes_from_yolo
 
@@ -51,14 +55,11 @@ def import_crop_folder(
         except BadInputError as err:
             bad.append((str(path), err.problem, err.detail, "skipped"))
             continue
-        polarity = crop_polarity(grey)
-        mask = crop_mask(grey, polarity)
+        grey, mask, polarity = chromosome_of_crop(grey)
         if not mask.any():
             bad.append((str(path), "empty_mask", "no chromosome pixels in the crop", "skipped"))
             continue
-        ys, xs = np.nonzero(mask)
-        tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-        cells.setdefault(cell, []).append((path, label, grey[tight], mask[tight], polarity))
+        cells.setdefault(cell, []).append((path, label, grey, mask, polarity))
     if policy == "error" and bad:
         raise BadInputError(
             root, "bad_crops", f"{len(bad)} crop file(s) unusable, e.g. {bad[0][0]}: {bad[0][2]}"
@@ -149,18 +150,13 @@ def import_karyogram_folder(
                 continue
             x0, x1 = max(int((cx - bw / 2) * w), 0), min(int(np.ceil((cx + bw / 2) * w)), w)
             y0, y1 = max(int((cy - bh / 2) * h), 0), min(int(np.ceil((cy + bh / 2) * h)), h)
-            window = grey[y0:y1, x0:x1]
-            mask = crop_mask(window, polarity) if window.size else np.zeros((0, 0), bool)
+            window, mask, _ = chromosome_of_crop(grey[y0:y1, x0:x1], polarity)
             if not mask.any():
                 bad.append(
                     (f"{label_path}:{n}", "empty_mask", "no chromosome in the box", "skipped")
                 )
                 continue
-            ys, xs = np.nonzero(mask)
-            tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-            cells.setdefault(cell, []).append(
-                (image_path, label, window[tight], mask[tight], polarity)
-            )
+            cells.setdefault(cell, []).append((image_path, label, window, mask, polarity))
     table = crops_from_cells(cells, out_npz, side=side, fill=fill)
     log.info(
         "imported %d crops from %d karyograms in %s; %d problem(s)",

@@ -65,20 +65,14 @@ def upright_centreline(mask: np.ndarray) -> np.ndarray:
 
 def read_real_crop(path: str | Path, cls: str, cell: str) -> RealCrop | None:
     """A crop file as a RealCrop (None when it holds no chromosome pixels)."""
-    from karyoflow.core.crop_files import crop_mask
+    from karyoflow.core.crop_files import chromosome_of_crop
     from karyoflow.core.images import read_grayscale
-    from karyoflow.core.polarity import crop_polarity
 
-    grey, _ = read_grayscale(path)
-    polarity = crop_polarity(grey)
-    mask = crop_mask(grey, polarity)
+    grey, mask, polarity = chromosome_of_crop(read_grayscale(path)[0])
     if mask.sum() < 4:
         return None
     if polarity != "dark":
         grey = 255 - grey
-    ys, xs = np.nonzero(mask)
-    tight = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    grey, mask = grey[tight], mask[tight]
     return RealCrop(cls, cell, grey, mask, upright_centreline(mask))
 
 
