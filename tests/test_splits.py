@@ -108,3 +108,47 @@ def test_official_lists_are_honoured_and_val_comes_from_train(tmp_path):
     assert set(open_pool["split"]) == {"train", "val", "test"}
     with pytest.raises(ValueError, match="both"):
         splits_from_lists(manifest, test_ids={"005"}, train_ids={"005", "006"})
+
+
+def test_cells_built_from_one_real_cell_stay_on_one_side(tmp_path):
+    """Synthetic cells whose truth names the same source cell (synthetic.crop_folder) are
+    split together; cells without one are split by image, as before."""
+    import json
+
+    from karyoflow.data.run import split
+
+    rows = []
+    for i in range(60):
+        truth = tmp_path / f"synth_{i:03d}.truth.json"
+        source = {"source_cell": f"real{i % 12}"} if i < 48 else {}  # 12 real cells, 4 each
+        truth.write_text(json.dumps({"image_id": truth.stem, **source}))
+        rows.append({"image_id": f"synth_{i:03d}", "truth_path": str(truth)})
+    rows.append({"image_id": "no_truth", "truth_path": ""})
+    pd.DataFrame(rows).to_csv(tmp_path / "manifest.csv", index=False)
+    split(
+        str(tmp_path / "manifest.csv"),
+        str(tmp_path / "splits.csv"),
+        seed=3,
+        test_fraction=0.25,
+        val_fraction=0.15,
+    )
+    splits = pd.read_csv(tmp_path / "splits.csv").set_index("image_id")["split"]
+    assert len(splits) == 61
+    for source in range(12):
+        sides = {splits[f"synth_{i:03d}"] for i in range(source, 48, 12)}
+        assert len(sides) == 1, f"real{source} feeds {sides}"
+    assert set(splits) == {"train", "val", "test"}
+    # the 13 cells without a source are groups of one, split like any image
+    alone = splits[[f"synth_{i:03d}" for i in range(48, 60)] + ["no_truth"]]
+    assert alone.nunique() > 1
+
+
+def test_images_without_a_source_split_as_before(tmp_path):
+    from karyoflow.data.splits import source_groups
+
+    m = manifest(40).assign(truth_path="")
+    groups = source_groups(m)
+    assert groups.tolist() == m["image_id"].tolist()
+    pd.testing.assert_frame_equal(
+        make_splits(m.assign(g=groups), group_column="g", seed=5), make_splits(m, seed=5)
+    )

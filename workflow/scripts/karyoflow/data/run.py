@@ -8,7 +8,13 @@ import pandas as pd
 
 from karyoflow.core.tables import write_csv
 from karyoflow.data.ingest import ingest_images, ingest_voc, write_ingest
-from karyoflow.data.splits import find_split_list, make_splits, read_id_list, splits_from_lists
+from karyoflow.data.splits import (
+    find_split_list,
+    make_splits,
+    read_id_list,
+    source_groups,
+    splits_from_lists,
+)
 from karyoflow.data.synth import SynthParams, generate_shard
 
 
@@ -68,8 +74,9 @@ def split(
     train_list: str = "",
     roots: list[str] = (),
 ) -> None:
-    """Seeded split by image, or the dataset's official one where a test list is given
-    (validation then carved from its training images)."""
+    """Seeded split by image (by source cell for cells built from real crops), or the
+    dataset's official one where a test list is given (validation then carved from its
+    training images)."""
     images = pd.read_csv(manifest, dtype={"image_id": str})
     if test_list:
         table = splits_from_lists(
@@ -83,6 +90,10 @@ def split(
         )
     else:
         table = make_splits(
-            images, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed
+            images.assign(split_group=source_groups(images)),
+            test_fraction=test_fraction,
+            val_fraction=val_fraction,
+            seed=seed,
+            group_column="split_group",
         )
     write_csv(table, splits)

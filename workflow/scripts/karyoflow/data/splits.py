@@ -7,6 +7,7 @@ Counts round up, as scikit-learn's ``train_test_split`` does for the held-out pa
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import numbers
@@ -70,6 +71,26 @@ def make_splits(
 
     result = pd.DataFrame({"image_id": pairs["image_id"], "split": pairs["group"].map(split_of)})
     return result.sort_values("image_id", kind="stable").reset_index(drop=True)
+
+
+def source_groups(manifest: pd.DataFrame) -> pd.Series:
+    """Per image of ``manifest``, the group a split must keep together: the real cell its
+    chromosomes came from where the generator's truth file names one (``source_cell``,
+    cells built from a crop folder), else the image itself.
+
+    Two synthetic cells built from the same real cell share its chromosomes (turned and
+    scaled), so a split by synthetic image would put one real chromosome in training and
+    test; grouping by the source cell keeps them on one side.
+    """
+    groups = manifest["image_id"].astype(str).copy()
+    if "truth_path" not in manifest.columns:
+        return groups
+    for row, path in manifest["truth_path"].items():
+        if isinstance(path, str) and path:
+            source = json.loads(Path(path).read_text()).get("source_cell", "")
+            if source:
+                groups[row] = f"source_cell:{source}"
+    return groups
 
 
 UNLISTED = "unlisted"
