@@ -141,3 +141,20 @@ def test_shipped_overlays_are_valid(config, name, monkeypatch):
             merged[key] = value
     validate(merged, SCHEMA, set_default=True)
     check_config(merged)
+
+
+def test_detection_size_follows_the_detector(config):
+    """detect_imgsz applies to the run's own detector; new images meeting the shipped
+    detector are detected at imgsz, the size it learnt at."""
+    from karyoflow.config import detection_imgsz
+
+    tuned = copy.deepcopy(config)
+    tuned["detect"].update(imgsz=512, detect_imgsz=896)
+    tuned["predict"]["models"]["detector"] = "shipped"
+    assert detection_imgsz(tuned, "test") == 896
+    assert detection_imgsz(tuned, "val") == 896
+    assert detection_imgsz(tuned, "predict") == 512
+    tuned["predict"]["models"]["detector"] = ""  # predict with the run's own detector
+    assert detection_imgsz(tuned, "predict") == 896
+    tuned["detect"]["detect_imgsz"] = 0
+    assert detection_imgsz(tuned, "test") == 512

@@ -312,7 +312,7 @@ def test_8000x8000_image_through_ingest_and_detection(big_png, tmp_path):
     (row,) = issues.itertuples()
     assert (row.image_id, row.problem, row.action) == ("big scan", "far_larger_than_imgsz", "kept")
     assert row.image_path == str(folder / big_png.name)
-    assert "8000x8000 px, 15.6x detect.imgsz 512" in row.detail
+    assert "8000x8000 px, 15.6x the detection size 512" in row.detail
     big = boxes[boxes["image_id"] == "big scan"]
     assert len(big) == 1 and big[["xmin", "ymin"]].iloc[0].tolist() == [3984.0, 3984.0]
 

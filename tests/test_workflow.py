@@ -23,7 +23,14 @@ TINY = {
     },
     "split": {"test_fraction": 0.25, "val_fraction": 0.34},
     # a detector that only proves the chain runs
-    "detect": {"imgsz": 128, "epochs": 1, "batch": 2, "workers": 0, "shards": 2},
+    "detect": {
+        "imgsz": 128,
+        "detect_imgsz": 0,
+        "epochs": 1,
+        "batch": 2,
+        "workers": 0,
+        "shards": 2,
+    },
     # a classifier that only proves the chain runs
     "classify": {"input_size": 24, "filters": [4, 8], "dense": 16, "epochs": 1},
 }
@@ -276,7 +283,11 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     config = write_config(
         other,
         {
-            "detect": {"weights": str(tmp_path / "results/detect/model/detector.pt"), "imgsz": 128},
+            "detect": {
+                "weights": str(tmp_path / "results/detect/model/detector.pt"),
+                "imgsz": 128,
+                "detect_imgsz": 0,
+            },
             "evaluate": {"external_voc": str(real_data_dir / "cil24_voc")},
         },
     )
@@ -298,7 +309,7 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     config = write_config(
         other,
         {
-            "detect": {"imgsz": 128},
+            "detect": {"imgsz": 128, "detect_imgsz": 0},
             "predict": {
                 "images": str(new),
                 "models": {

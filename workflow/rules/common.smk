@@ -89,7 +89,7 @@ if not isinstance(workflow.current_basedir, LocalSourceFile):
         )
     )
 
-from karyoflow.config import check_config, predict_model  # noqa: E402
+from karyoflow.config import check_config, detection_imgsz, predict_model  # noqa: E402
 from karyoflow.core.provenance import (
     STAGE_SECTIONS,
     file_digest,
@@ -213,7 +213,7 @@ def training_settings(wildcards):
 def detection_settings(wildcards):
     detect = config["detect"]
     return {
-        "imgsz": detect["imgsz"],
+        "imgsz": detection_imgsz(config, wildcards.image_set),
         "min_confidence": detect["min_confidence"],
         "confidence": detect["confidence"],
         "iou": detect["nms_iou"],

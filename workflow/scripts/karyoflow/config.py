@@ -25,6 +25,17 @@ def predict_model(kind: str, setting: str) -> str:
     return str(SHIPPED_MODELS[kind]) if setting == "shipped" else setting
 
 
+def detection_imgsz(config: dict, image_set: str) -> int:
+    """The input size detection runs at for an image set. detect.detect_imgsz was chosen
+    for the run's own detector (trained here, or detect.weights); new images meeting a
+    predict.models detector (e.g. the shipped one) are detected at detect.imgsz, the size
+    that detector learnt at. 0 means detect.imgsz."""
+    detect = config["detect"]
+    given = predict_model("detector", config["predict"]["models"]["detector"])
+    own_detector = not (image_set == "predict" and given)
+    return (detect["detect_imgsz"] if own_detector else 0) or detect["imgsz"]
+
+
 def check_config(config: dict) -> None:
     """Raise ConfigError for settings that pass the schema but cannot work together."""
     problems = []

@@ -159,9 +159,9 @@ def detect_images(
                     image_id,
                     image_path,
                     "far_larger_than_imgsz",
-                    f"image is {grey.shape[1]}x{grey.shape[0]} px, {ratio:.1f}x detect.imgsz "
-                    f"{imgsz}: chromosomes shrink that much before detection; raise "
-                    "detect.imgsz or downscale such images",
+                    f"image is {grey.shape[1]}x{grey.shape[0]} px, {ratio:.1f}x the detection "
+                    f"size {imgsz}: chromosomes shrink that much before detection; raise "
+                    "detect.detect_imgsz (or imgsz) or downscale such images",
                 )
             chunk.append((image_id, image_path))
             greys.append(grey)
