@@ -144,17 +144,20 @@ def test_shipped_overlays_are_valid(config, name, monkeypatch):
 
 
 def test_detection_size_follows_the_detector(config):
-    """detect_imgsz applies to the run's own detector; new images meeting the shipped
-    detector are detected at imgsz, the size it learnt at."""
+    """detect_imgsz applies to the detector the run trains; a given detector (the shipped
+    one for new images, or detect.weights) is detected at imgsz."""
     from karyoflow.config import detection_imgsz
 
     tuned = copy.deepcopy(config)
-    tuned["detect"].update(imgsz=512, detect_imgsz=896)
+    tuned["detect"].update(imgsz=512, detect_imgsz=896, weights="")
     tuned["predict"]["models"]["detector"] = "shipped"
     assert detection_imgsz(tuned, "test") == 896
     assert detection_imgsz(tuned, "val") == 896
     assert detection_imgsz(tuned, "predict") == 512
     tuned["predict"]["models"]["detector"] = ""  # predict with the run's own detector
     assert detection_imgsz(tuned, "predict") == 896
-    tuned["detect"]["detect_imgsz"] = 0
+    tuned["detect"]["weights"] = "models/cil_detector_yolo11n.pt"
+    assert detection_imgsz(tuned, "test") == 512
+    assert detection_imgsz(tuned, "predict") == 512
+    tuned["detect"].update(weights="", detect_imgsz=0)
     assert detection_imgsz(tuned, "test") == 512

@@ -283,11 +283,7 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     config = write_config(
         other,
         {
-            "detect": {
-                "weights": str(tmp_path / "results/detect/model/detector.pt"),
-                "imgsz": 128,
-                "detect_imgsz": 0,
-            },
+            "detect": {"weights": str(tmp_path / "results/detect/model/detector.pt"), "imgsz": 128},
             "evaluate": {"external_voc": str(real_data_dir / "cil24_voc")},
         },
     )
@@ -309,7 +305,7 @@ def test_external_voc_scoring_uses_a_given_detector(tmp_path, real_data_dir):
     config = write_config(
         other,
         {
-            "detect": {"imgsz": 128, "detect_imgsz": 0},
+            "detect": {"imgsz": 128},
             "predict": {
                 "images": str(new),
                 "models": {

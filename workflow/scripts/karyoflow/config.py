@@ -26,14 +26,15 @@ def predict_model(kind: str, setting: str) -> str:
 
 
 def detection_imgsz(config: dict, image_set: str) -> int:
-    """The input size detection runs at for an image set. detect.detect_imgsz was chosen
-    for the run's own detector (trained here, or detect.weights); new images meeting a
-    predict.models detector (e.g. the shipped one) are detected at detect.imgsz, the size
-    that detector learnt at. 0 means detect.imgsz."""
+    """The input size detection runs at for an image set. The detector this run trains
+    sees images at detect.detect_imgsz (0: detect.imgsz, the size it learnt at); a given
+    detector (detect.weights, or predict.models.detector for new images, e.g. the
+    shipped one) at detect.imgsz, which then sets nothing else."""
     detect = config["detect"]
-    given = predict_model("detector", config["predict"]["models"]["detector"])
-    own_detector = not (image_set == "predict" and given)
-    return (detect["detect_imgsz"] if own_detector else 0) or detect["imgsz"]
+    given = detect["weights"]
+    if image_set == "predict":
+        given = predict_model("detector", config["predict"]["models"]["detector"]) or given
+    return detect["imgsz"] if given else (detect["detect_imgsz"] or detect["imgsz"])
 
 
 def check_config(config: dict) -> None:
