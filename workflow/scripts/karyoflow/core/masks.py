@@ -75,6 +75,16 @@ def largest_component(mask: np.ndarray) -> np.ndarray:
     return labels == int(np.argmax(sizes))
 
 
+def row_medial_points(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the rows holding mask pixels, the mean column of each row's pixels): the row-mean
+    medial points of an upright chromosome, top to bottom."""
+    mask = np.asarray(mask, dtype=bool)
+    counts = mask.sum(axis=1)
+    rows = np.flatnonzero(counts)
+    columns = mask[rows] @ np.arange(mask.shape[1], dtype=float)
+    return rows, columns / counts[rows]
+
+
 def fill_holes(mask: np.ndarray) -> np.ndarray:
     """The 2-D mask with its holes filled: `scipy.ndimage.binary_fill_holes` (background
     4-connected to the outside stays background) by OpenCV's flood fill, ten times as

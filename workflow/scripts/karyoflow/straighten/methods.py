@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from karyoflow.core.masks import fill_holes
+from karyoflow.core.masks import fill_holes, row_medial_points
 
 METHODS = ("none", "seed_affine", "medial_axis")
 
@@ -101,8 +101,7 @@ def seed_affine(image: np.ndarray, mask: np.ndarray, width: float | None = None)
     if reason:
         return _failure(image, mask, reason)
     image, mask = orient_vertical(np.where(mask, image, 0).astype(np.uint8), mask)
-    rows = np.nonzero(mask.any(axis=1))[0]
-    medial = np.array([np.nonzero(mask[y])[0].mean() for y in rows])
+    rows, medial = row_medial_points(mask)
     top, bottom = rows[0], rows[-1]
     mid_index = len(rows) // 2
     mid = rows[mid_index]

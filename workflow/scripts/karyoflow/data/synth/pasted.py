@@ -28,7 +28,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from karyoflow.core.bands import chromosome as band_chromosome
 from karyoflow.core.bands import relative_lengths
-from karyoflow.core.masks import largest_component
+from karyoflow.core.masks import largest_component, row_medial_points
 from karyoflow.data.synth.chromosome import ChromosomeSpec, RenderedChromosome
 
 # The most opacity a pixel gets: the darkest 5% of a crop's pixels are set to the cell's
@@ -56,8 +56,7 @@ class RealCrop:
 
 def upright_centreline(mask: np.ndarray) -> np.ndarray:
     """Row-mean medial points of an upright mask, top to bottom, lightly smoothed."""
-    rows = np.flatnonzero(mask.any(axis=1))
-    xs = np.array([np.flatnonzero(mask[r]).mean() for r in rows])
+    rows, xs = row_medial_points(mask)
     if len(xs) > 4:
         xs = gaussian_filter1d(xs, 1.5, mode="nearest")
     return np.stack([xs, rows.astype(float)], axis=1)
