@@ -374,6 +374,59 @@ def test_a_missing_sex_chromosome_gives_a_weak_call_not_a_confident_wrong_one():
     assert "weak_call" in flag
 
 
+def test_a_common_aneuploidy_may_cost_less_than_other_changes():
+    """Trisomy 21 and 45,X are far likelier a priori than a trisomy 7 or a lost
+    autosome: at a lower prior cost for them, the same evidence calls them, and only
+    them; at the uniform cost they are taken as an extra object and a missed X."""
+    from karyoflow.classify.assign import REJECTED, assign_cell
+
+    junk = np.full(47, 0.02)
+    for extra, common_call in (("21", "47,XY,+21"), ("7", "46,XY")):
+        probs = confident_matrix(cell_classes("XY", extra=(extra,)))
+        uniform = assign_cell(probs, junk=junk, **CHAIN)
+        assert uniform.karyotype == "46,XY" and (uniform.classes == REJECTED).sum() == 1
+        cheaper = assign_cell(probs, junk=junk, common_change_penalty=3.0, **CHAIN)
+        assert cheaper.karyotype == common_call
+    # a detector that misses 1 chromosome in 200: a lone X is a 45,X at the common cost,
+    # a 46,XX with an X missed at the uniform one
+    sure = {"missed_chromosome_cost": float(np.log(0.995 / 0.005)), "junk_base_rate": 0.16}
+    lone_x = confident_matrix(cell_classes("X"))
+    assert assign_cell(lone_x, junk=junk[:45], **sure).karyotype == "46,XX"
+    assert (
+        assign_cell(lone_x, junk=junk[:45], common_change_penalty=3.0, **sure).karyotype == "45,X"
+    )
+    # the same cost for a lost autosome still reads as a missed chromosome
+    lost = confident_matrix(cell_classes("XX", missing=("13",)))
+    assert assign_cell(lost, junk=junk[:45], common_change_penalty=3.0, **sure).karyotype == "46,XX"
+
+
+def test_the_common_aneuploidy_cost_is_chosen_on_annotated_cells():
+    from karyoflow.karyotype.calls import choose_common_change_penalty, common_penalty
+
+    cells = {"t21": cell_classes("XY", extra=("21",)), "normal": cell_classes("XY")}
+    tables, annotations = [], []
+    for cell, classes in cells.items():
+        classified, crops = cell_objects(classes, [1000.0] * len(classes), [0.85] * len(classes))
+        ids = {"crop_id": classified["crop_id"].radd(cell), "image_id": cell}
+        tables.append((classified.assign(**ids), crops.assign(crop_id=ids["crop_id"])))
+        annotations.append(pd.DataFrame({"image_id": cell, "class": classes}))
+    # a cell whose annotations do not name classes has no karyotype to score against
+    annotations.append(pd.DataFrame({"image_id": ["boxes_only"] * 46, "class": "chromosome"}))
+    classified = pd.concat([t[0] for t in tables], ignore_index=True)
+    crops = pd.concat([t[1] for t in tables], ignore_index=True)
+    chosen = choose_common_change_penalty(
+        classified, crops, screen_for_tests(), pd.concat(annotations), extra_copy_penalty=6.0
+    )
+    # the extra 21 (5.1 nats of evidence) is called a trisomy up to 5 nats: the highest
+    # penalty that calls both cells right is chosen
+    assert chosen["common_change_penalty"] == 5.0 and chosen["n_cells_karyotyped"] == 2
+    assert chosen["common_change_penalty_exact"]["2"] == 1.0
+    assert chosen["common_change_penalty_exact"]["6"] == 0.5
+    # the calls use it where configured "auto"; a number overrides; no screen, no tier
+    assert common_penalty("auto", chosen) == 5.0 and common_penalty(4, chosen) == 4.0
+    assert common_penalty("auto", None) is None and common_penalty("auto", {}) is None
+
+
 def screen_for_tests():
     from karyoflow.karyotype.screen import FEATURES
 

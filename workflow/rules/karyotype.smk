@@ -3,21 +3,27 @@
 
 
 # What share of detected objects are not one chromosome, learnt on the validation images
-# (detected, cut and classified as the test images are) against their annotated boxes.
+# (detected, cut and classified as the test images are) against their annotated boxes;
+# and the prior cost of a common aneuploidy chosen on the same cells.
 rule train_object_screen:
     input:
         classified=result("classify", "calls", "val.parquet"),
         crops=result("crops", "val", "crops.parquet"),
         annotations=result("data", "annotations.parquet"),
         images_csv=result("detect", "val", "images.csv"),
+        classifier=classifier_model("val"),
     output:
         screen=protected(result("karyotype", "model", "object_screen.json")),
     log:
         result("logs", "karyotype", "train_object_screen.log"),
     conda:
         "../../envs/report.yaml"
+    # validation cells assigned in parallel, once per penalty tried
+    threads: 2
     params:
         seed=config["seed"],
+        extra_copy_penalty=config["karyotype"]["change_penalty"],
+        processes=lambda wildcards, threads: threads,
     script:
         "../scripts/train_object_screen.py"
 
@@ -43,6 +49,7 @@ rule assign_karyotypes:
     threads: 2
     params:
         extra_copy_penalty=config["karyotype"]["change_penalty"],
+        common_change_penalty=config["karyotype"]["common_change_penalty"],
     script:
         "../scripts/assign_karyotypes.py"
 

@@ -9,7 +9,12 @@ are assigned to slots or to "not a chromosome" as a rectangular linear assignmen
     sum over objects in slots  of -log((1 - junk_i) p_i(class) / share(class))
   + sum over rejected objects  of -log(junk_i)
   + missed_chromosome_cost     per slot left empty (a chromosome the detector missed)
-  + extra_copy_penalty         per numerical change from 46,XX/46,XY (gain or loss).
+  + extra_copy_penalty         per numerical change from 46,XX/46,XY (gain or loss),
+                               or common_change_penalty for a common aneuploidy.
+
+The common aneuploidies are the constitutional ones seen in live births (trisomy 13, 18
+or 21 with 46's sex chromosomes; 45,X, 47,XXY, 47,XYY, 47,XXX): far likelier a priori
+than any other single change, so a cell may hold a cheaper prior against them.
 
 A missing object and an extra one are judged alike: a loss is called only where it is
 cheaper than assuming a missed chromosome, a gain only where it is cheaper than
@@ -50,6 +55,9 @@ SEX_COMPLEMENTS: dict[str, tuple[int, int]] = {
     "XXX": (3, 0),
 }
 NORMAL_SEX = ("XX", "XY")
+# The constitutional aneuploidies seen in live births: trisomies of these autosomes (with
+# a normal sex complement) and the sex complements other than XX and XY alone.
+COMMON_TRISOMIES = ("13", "18", "21")
 EPS = 1e-9
 # A margin larger than this (nats) is reported as this: the alternative is impossible.
 MAX_MARGIN = 1e6
@@ -61,6 +69,7 @@ class Candidate:
 
     copies: tuple[int, ...]  # (N_CLASSES,) copies per class index
     changes: int
+    common: bool = False  # one of the common aneuploidies (COMMON_TRISOMIES, a sex change)
 
     @property
     def iscn(self) -> str:
@@ -78,7 +87,10 @@ def candidates() -> list[Candidate]:
             copies[X], copies[Y] = n_x, n_y
             if cls is not None:
                 copies[CLASS_INDEX[cls]] += delta
-            out.append(Candidate(tuple(copies), sex_change + int(cls is not None)))
+            common = bool(sex_change and cls is None) or (
+                not sex_change and cls in COMMON_TRISOMIES and delta == 1
+            )
+            out.append(Candidate(tuple(copies), sex_change + int(cls is not None), common))
     return out
 
 
@@ -141,6 +153,16 @@ def _slot_classes(candidate: Candidate) -> np.ndarray:
     return np.repeat(np.arange(N_CLASSES), candidate.copies)
 
 
+def prior_cost(
+    candidate: Candidate, extra_copy_penalty: float, common_change_penalty: float | None = None
+) -> float:
+    """Nats a candidate karyotype costs before any evidence: extra_copy_penalty per change,
+    or common_change_penalty for a common aneuploidy where one is given."""
+    if candidate.common and common_change_penalty is not None:
+        return float(common_change_penalty)
+    return extra_copy_penalty * candidate.changes
+
+
 def assign_cell(
     probabilities: np.ndarray,
     extra_copy_penalty: float = 6.0,
@@ -150,6 +172,7 @@ def assign_cell(
     junk_base_rate: float = 0.5,
     missed_chromosome_cost: float = 50.0,
     class_shares: np.ndarray | None = None,
+    common_change_penalty: float | None = None,
 ) -> CellAssignment:
     """Joint assignment of the objects of one cell (rows of `probabilities`) and its call.
 
@@ -160,6 +183,8 @@ def assign_cell(
     missed_chromosome_cost: nats per chromosome the call assumes was not detected; large
     (the default) where every chromosome is known to be present, -log((1-r)/r) for a
     detector of recall r.
+    common_change_penalty: the prior cost of a common aneuploidy (None: extra_copy_penalty
+    like any other change).
     """
     probabilities = np.asarray(probabilities, dtype=float)
     if probabilities.ndim != 2 or probabilities.shape[1] != N_CLASSES:
@@ -183,7 +208,8 @@ def assign_cell(
     for candidate in CANDIDATES:
         slot_class = _slot_classes(candidate)
         choice, cost = _solve(as_class, reject, slot_class, missed_chromosome_cost)
-        scored.append((cost + extra_copy_penalty * candidate.changes, candidate, choice))
+        prior = prior_cost(candidate, extra_copy_penalty, common_change_penalty)
+        scored.append((cost + prior, candidate, choice))
     scored.sort(key=lambda item: item[0])
     cost, best, classes = scored[0]
     runner_cost, runner, _ = scored[1]
@@ -198,7 +224,7 @@ def assign_cell(
             else:
                 blocked_class[i, classes[i]] = MAX_MARGIN
             _, other = _solve(blocked_class, blocked_reject, slot_class, missed_chromosome_cost)
-            margin[i] = other + extra_copy_penalty * best.changes - cost
+            margin[i] = other + prior_cost(best, extra_copy_penalty, common_change_penalty) - cost
     placed = classes != REJECTED
     filled = np.bincount(classes[placed], minlength=N_CLASSES)
     missing = [
@@ -249,6 +275,7 @@ def assign_cells(
     junk_base_rate: float = 0.5,
     missed_chromosome_cost: float = 50.0,
     class_shares: np.ndarray | None = None,
+    common_change_penalty: float | None = None,
     processes: int = 1,
 ) -> Assignments:
     """Assignment for every cell of a table, `processes` cells at a time (each cell is
@@ -265,6 +292,7 @@ def assign_cells(
         junk_base_rate=junk_base_rate,
         missed_chromosome_cost=missed_chromosome_cost,
         class_shares=class_shares,
+        common_change_penalty=common_change_penalty,
     )
     rows_of = {cell: np.flatnonzero(cell_ids == cell) for cell in dict.fromkeys(cell_ids)}
     tasks = [

@@ -48,10 +48,11 @@ def assign_objects(
     extra_copy_penalty: float,
     class_shares: np.ndarray | None = None,
     processes: int = 1,
+    common_change_penalty: float | None = None,
 ) -> pd.DataFrame:
     """The count-aware assignment of every cell's objects (OBJECT_COLUMNS), the
     classifier's posteriors weighed by its training `class_shares`, `processes` cells at
-    a time.
+    a time; a common aneuploidy costs `common_change_penalty` (None: like any change).
 
     With a screen, each object may be rejected as not one chromosome (`assigned` empty,
     with a reason), and a chromosome the call needs but no object shows is taken as
@@ -81,6 +82,7 @@ def assign_objects(
         extra_copy_penalty,
         junk=junk,
         class_shares=class_shares,
+        common_change_penalty=common_change_penalty,
         processes=processes,
         **settings,
     )
@@ -196,6 +198,67 @@ def call_cells(
     return pd.DataFrame(rows, columns=CELL_COLUMNS)
 
 
+# Common-aneuploidy penalties tried on the validation cells: from this many nats up to
+# the penalty of any other change, in half-nat steps.
+COMMON_PENALTY_FLOOR = 2.0
+COMMON_PENALTY_STEP = 0.5
+
+
+def choose_common_change_penalty(
+    classified: pd.DataFrame,
+    crops: pd.DataFrame,
+    screen: dict,
+    annotations: pd.DataFrame,
+    extra_copy_penalty: float,
+    class_shares: np.ndarray | None = None,
+    processes: int = 1,
+) -> dict:
+    """The prior cost of a common aneuploidy, chosen on annotated (validation) cells: of
+    the penalties from COMMON_PENALTY_FLOOR to `extra_copy_penalty`, the highest of those
+    calling the most cells' karyotypes (read from their annotated classes) exactly. The
+    highest, because a lower prior must earn its place by more cells called right.
+    Returns {"common_change_penalty", "common_change_penalty_exact": {penalty: share},
+    "n_cells_karyotyped"}; with no annotated cell, the penalty is extra_copy_penalty."""
+    annotations = annotations.assign(
+        image_id=annotations["image_id"].astype(str), label=annotations["class"].astype(str)
+    )
+    # a cell with a chromosome of unknown class has no karyotype to score against
+    unknown = set(annotations.loc[~annotations["label"].isin(CLASSES), "image_id"])
+    truth = {
+        image_id: iscn_from_labels(group["label"])
+        for image_id, group in annotations.groupby("image_id")
+        if image_id not in unknown
+    }
+    grid = np.arange(COMMON_PENALTY_FLOOR, extra_copy_penalty + 1e-9, COMMON_PENALTY_STEP)
+    grid = [float(p) for p in grid] or [float(extra_copy_penalty)]
+    exact = {}
+    cells = classified[classified["image_id"].astype(str).isin(truth)]
+    for penalty in grid:
+        if cells.empty:
+            break
+        calls = assign_objects(
+            cells, crops, screen, extra_copy_penalty, class_shares, processes, penalty
+        ).drop_duplicates("image_id")
+        right = [truth[i] == k for i, k in zip(calls["image_id"], calls["karyotype"], strict=True)]
+        exact[penalty] = round(float(np.mean(right)), 4)
+    best = max(exact.values(), default=None)
+    chosen = max((p for p, e in exact.items() if e == best), default=float(extra_copy_penalty))
+    return {
+        "common_change_penalty": chosen,
+        "common_change_penalty_exact": {f"{p:g}": e for p, e in exact.items()},
+        "n_cells_karyotyped": int(cells["image_id"].nunique()),
+    }
+
+
+def common_penalty(setting, screen: dict | None) -> float | None:
+    """The common-aneuploidy penalty a run's calls use: a number as configured, or for
+    "auto" the one chosen with the object screen (None where it holds none: an older
+    screen, or no screen at all, and every change costs alike)."""
+    if setting == "auto":
+        return None if screen is None else screen.get("common_change_penalty")
+    return float(setting)
+
+
 def assign_karyotypes_files(
     classified: str,
     crops: str,
@@ -204,6 +267,7 @@ def assign_karyotypes_files(
     classifier: str,
     screen: str = "",
     extra_copy_penalty: float,
+    common_change_penalty: float | str = "auto",
     processes: int = 1,
 ) -> pd.DataFrame:
     """Rule assign_karyotypes: the assignment table of one crop set, whose probabilities
@@ -214,13 +278,21 @@ def assign_karyotypes_files(
     from karyoflow.core.tables import write_parquet
     from karyoflow.karyotype.screen import read_screen
 
+    calibration = read_screen(screen) if screen else None
+    common = common_penalty(common_change_penalty, calibration)
+    logging.getLogger(__name__).info(
+        "change penalty %.2f nats; common aneuploidies %s",
+        extra_copy_penalty,
+        "alike" if common is None else f"{common:.2f} nats",
+    )
     table = assign_objects(
         pd.read_parquet(classified),
         pd.read_parquet(crops),
-        read_screen(screen) if screen else None,
+        calibration,
         extra_copy_penalty,
         training_class_shares(classifier),
         processes,
+        common,
     )
     write_parquet(table, objects)
     missed = [m for m in table.drop_duplicates("image_id")["missing"] if m]

@@ -13,7 +13,8 @@ and relative to its own cell:
 - its mask area against the cell's median (as a log, and the log's square).
 
 The screen also records the detector's recall on those images (the share of annotated
-chromosomes matched), from which the cost of assuming a missed chromosome follows.
+chromosomes matched), from which the cost of assuming a missed chromosome follows, and
+the prior cost of a common aneuploidy chosen on the same cells (calls.py).
 
 A rejected object gets a reason from its geometry, which says what it looks like; the
 decision itself is the assignment's.
@@ -181,7 +182,7 @@ def fit_screen(
     auc = None
     # With few images (a smoke run) every junk object may sit in one image; a fold that
     # trains on one kind alone cannot be fitted, so the AUC is then left unmeasured.
-    if splits and all(len(set(junk[train])) == 2 for train, _ in splits):
+    if splits and all(len(set(junk[fit_rows])) == 2 for fit_rows, _ in splits):
         held_out = cross_val_predict(
             model, x, junk, groups=groups, cv=splits, method="predict_proba"
         )[:, 1]
@@ -245,12 +246,21 @@ def train_object_screen_files(
     images_csv: str,
     screen: str,
     *,
+    classifier: str,
+    extra_copy_penalty: float,
     seed: int = 0,
+    processes: int = 1,
 ) -> dict:
-    """Rule train_object_screen: the screen learnt on the validation images' objects."""
+    """Rule train_object_screen: the screen learnt on the validation images' objects, and
+    with it the prior cost of a common aneuploidy chosen on the same cells
+    (karyoflow.karyotype.calls.choose_common_change_penalty), both in one JSON: the
+    calls' calibration for this detector and `classifier`."""
+    from karyoflow.classify.train import training_class_shares
     from karyoflow.core.tables import write_json
+    from karyoflow.karyotype.calls import choose_common_change_penalty
 
-    objects, probabilities = classified_objects(pd.read_parquet(classified), pd.read_parquet(crops))
+    classified_table, crop_table = pd.read_parquet(classified), pd.read_parquet(crops)
+    objects, probabilities = classified_objects(classified_table, crop_table)
     truth = pd.read_parquet(annotations)
     truth["image_id"] = truth["image_id"].astype(str)
     images = pd.read_csv(images_csv, dtype={"image_id": str})["image_id"]
@@ -269,6 +279,15 @@ def train_object_screen_files(
         seed=seed,
     )
     record["n_images"] = int(images.nunique())  # also those where nothing was detected
+    record |= choose_common_change_penalty(
+        classified_table,
+        crop_table,
+        record,
+        truth,
+        extra_copy_penalty,
+        training_class_shares(classifier),
+        processes,
+    )
     write_json(record, screen)
     log.info(
         "object screen from %d objects in %d images: %.1f%% not one chromosome, "
@@ -278,5 +297,11 @@ def train_object_screen_files(
         100 * record["share_not_one_chromosome"],
         record["cross_validated_auc"],
         record["detector_recall"],
+    )
+    log.info(
+        "common aneuploidies: %.1f nats (exact calls on %d validation cells by penalty: %s)",
+        record["common_change_penalty"],
+        record["n_cells_karyotyped"],
+        record["common_change_penalty_exact"],
     )
     return record
