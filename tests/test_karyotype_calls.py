@@ -356,11 +356,21 @@ def test_a_missed_chromosome_is_not_called_a_monosomy():
     assert known.karyotype == "45,XX,-13" and known.missing == []
 
 
-def test_a_missing_sex_chromosome_gives_a_weak_call_not_a_confident_wrong_one():
+@pytest.mark.parametrize("common_change_penalty", [None, 3.0, 2.0])
+def test_a_missing_sex_chromosome_gives_a_weak_call_not_a_confident_wrong_one(
+    common_change_penalty,
+):
+    """Also where a sex aneuploidy costs less than other changes: 45,X then competes
+    with the missed Y, and the call stays weak."""
     from karyoflow.classify.assign import assign_cell
 
     classes = cell_classes("XY", missing=("Y",))  # 45 objects: X and autosomes
-    result = assign_cell(confident_matrix(classes), junk=np.full(45, 0.02), **CHAIN)
+    result = assign_cell(
+        confident_matrix(classes),
+        junk=np.full(45, 0.02),
+        common_change_penalty=common_change_penalty,
+        **CHAIN,
+    )
     # 46,XX with an X missed, 46,XY with a Y missed and 45,X are close: whichever wins,
     # the call is weak
     assert result.karyotype in ("46,XX", "46,XY", "45,X")
