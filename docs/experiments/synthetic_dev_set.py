@@ -23,7 +23,6 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 SEED, N_IMAGES = 7, 240
-COSTS = [2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0]
 
 
 def snakemake(*args: str) -> None:
@@ -52,25 +51,29 @@ def dev_set(folder: Path) -> None:
 
 
 def sweep(results: Path, classifier: Path) -> dict:
-    """Exact calls and object count exact on the dev cells at each cost."""
+    """Exact calls and object count exact on the dev cells at each cost the validation
+    choice tries (karyoflow.karyotype.calls)."""
     from karyoflow.classify.train import training_class_shares
-    from karyoflow.karyotype.calls import assign_objects
+    from karyoflow.karyotype.calls import annotated_karyotypes, assignments_by_common_penalty
     from karyoflow.karyotype.screen import read_screen
 
-    classified = pd.read_parquet(results / "classify/calls/external.parquet")
-    crops = pd.read_parquet(results / "crops/external/crops.parquet")
     screen = read_screen(results / "karyotype/model/object_screen.json")
-    manifest = pd.read_csv(results / "evaluate/external_voc/manifest.csv", dtype={"image_id": str})
-    truth = dict(zip(manifest["image_id"], manifest["karyotype"], strict=True))
     annotated = pd.read_parquet(results / "evaluate/external_voc/annotations.parquet")
+    truth = annotated_karyotypes(annotated)
     n_true = annotated.assign(image_id=annotated["image_id"].astype(str)).groupby("image_id").size()
-    shares = training_class_shares(classifier)
+    tables = assignments_by_common_penalty(
+        pd.read_parquet(results / "classify/calls/external.parquet"),
+        pd.read_parquet(results / "crops/external/crops.parquet"),
+        screen,
+        6.0,
+        training_class_shares(classifier),
+        processes=2,
+    )
     rows = {}
-    for cost in COSTS:
-        table = assign_objects(classified, crops, screen, 6.0, shares, 2, cost)
+    for cost, table in tables.items():
         cells = table.drop_duplicates("image_id").set_index("image_id")["karyotype"]
         kept = table[table["assigned"] != ""].groupby("image_id").size()
-        ids = list(cells.index)
+        ids = [i for i in cells.index if i in truth]
         abnormal = [i for i in ids if truth[i] not in ("46,XX", "46,XY")]
         rows[f"{cost:g}"] = {
             "exact": round(float(np.mean([cells[i] == truth[i] for i in ids])), 4),

@@ -204,6 +204,44 @@ COMMON_PENALTY_FLOOR = 2.0
 COMMON_PENALTY_STEP = 0.5
 
 
+def common_penalties_tried(extra_copy_penalty: float) -> list[float]:
+    """COMMON_PENALTY_FLOOR, + COMMON_PENALTY_STEP, ... up to extra_copy_penalty."""
+    grid = np.arange(COMMON_PENALTY_FLOOR, extra_copy_penalty + 1e-9, COMMON_PENALTY_STEP)
+    return [float(p) for p in grid] or [float(extra_copy_penalty)]
+
+
+def annotated_karyotypes(annotations: pd.DataFrame) -> dict[str, str]:
+    """Per image: the karyotype its annotated classes spell (images with a chromosome of
+    unknown class, e.g. boxes labelled only "chromosome", have none to score against)."""
+    annotations = annotations.assign(
+        image_id=annotations["image_id"].astype(str), label=annotations["class"].astype(str)
+    )
+    unknown = set(annotations.loc[~annotations["label"].isin(CLASSES), "image_id"])
+    return {
+        image_id: iscn_from_labels(group["label"])
+        for image_id, group in annotations.groupby("image_id")
+        if image_id not in unknown
+    }
+
+
+def assignments_by_common_penalty(
+    classified: pd.DataFrame,
+    crops: pd.DataFrame,
+    screen: dict,
+    extra_copy_penalty: float,
+    class_shares: np.ndarray | None = None,
+    processes: int = 1,
+) -> dict[float, pd.DataFrame]:
+    """The cells' assignment tables (assign_objects) at each common-aneuploidy penalty
+    tried (common_penalties_tried)."""
+    return {
+        penalty: assign_objects(
+            classified, crops, screen, extra_copy_penalty, class_shares, processes, penalty
+        )
+        for penalty in common_penalties_tried(extra_copy_penalty)
+    }
+
+
 def choose_common_change_penalty(
     classified: pd.DataFrame,
     crops: pd.DataFrame,
@@ -219,28 +257,19 @@ def choose_common_change_penalty(
     highest, because a lower prior must earn its place by more cells called right.
     Returns {"common_change_penalty", "common_change_penalty_exact": {penalty: share},
     "n_cells_karyotyped"}; with no annotated cell, the penalty is extra_copy_penalty."""
-    annotations = annotations.assign(
-        image_id=annotations["image_id"].astype(str), label=annotations["class"].astype(str)
-    )
-    # a cell with a chromosome of unknown class has no karyotype to score against
-    unknown = set(annotations.loc[~annotations["label"].isin(CLASSES), "image_id"])
-    truth = {
-        image_id: iscn_from_labels(group["label"])
-        for image_id, group in annotations.groupby("image_id")
-        if image_id not in unknown
-    }
-    grid = np.arange(COMMON_PENALTY_FLOOR, extra_copy_penalty + 1e-9, COMMON_PENALTY_STEP)
-    grid = [float(p) for p in grid] or [float(extra_copy_penalty)]
-    exact = {}
+    truth = annotated_karyotypes(annotations)
     cells = classified[classified["image_id"].astype(str).isin(truth)]
-    for penalty in grid:
-        if cells.empty:
-            break
-        calls = assign_objects(
-            cells, crops, screen, extra_copy_penalty, class_shares, processes, penalty
-        ).drop_duplicates("image_id")
-        right = [truth[i] == k for i, k in zip(calls["image_id"], calls["karyotype"], strict=True)]
-        exact[penalty] = round(float(np.mean(right)), 4)
+    exact = {}
+    if not cells.empty:
+        tables = assignments_by_common_penalty(
+            cells, crops, screen, extra_copy_penalty, class_shares, processes
+        )
+        for penalty, table in tables.items():
+            calls = table.drop_duplicates("image_id")
+            right = [
+                truth[i] == k for i, k in zip(calls["image_id"], calls["karyotype"], strict=True)
+            ]
+            exact[penalty] = round(float(np.mean(right)), 4)
     best = max(exact.values(), default=None)
     chosen = max((p for p, e in exact.items() if e == best), default=float(extra_copy_penalty))
     return {
