@@ -199,6 +199,40 @@ def test_one_epoch_training_and_checkpoint_round_trip(tiny_crop_set, tmp_path, h
     assert groups is None or np.allclose(chunked_groups, groups, atol=1e-6)
 
 
+def test_added_crop_sets_join_training_only(tiny_crop_set, tmp_path_factory):
+    """classify.add_crops: another set's training split joins the training crops; the
+    model is chosen on the first set's validation split alone."""
+    from karyoflow.classify.train import read_metadata, train_classifier_files
+
+    root = tmp_path_factory.mktemp("added")
+    crop_tree(root / "set", [f"{case}.{k}" for case in (201, 202, 203, 204) for k in (1, 2)])
+    added = import_and_straighten(root / "set", root)
+    own = split_by_case(tiny_crop_set, HYPER)
+    other = split_by_case(added, HYPER)
+    out = tmp_path_factory.mktemp("model")
+    files = (str(out / "m.keras"), str(out / "h.csv"), str(out / "h.png"))
+    args = (tiny_crop_set["crops"], tiny_crop_set["straight_table"], tiny_crop_set["straight"])
+    record = train_classifier_files(
+        *args,
+        *files,
+        hyper=HYPER | {"add_crops": ["karyograms"]},
+        added_crops=[added["crops"]],
+        added_straight_tables=[added["straight_table"]],
+        added_straights=[added["straight"]],
+    )
+    n_own, n_other = (int((s.table["split"] == "train").sum()) for s in (own, other))
+    assert n_own > 0 and n_other > 0
+    assert record["train_crops"] == n_own + n_other
+    assert record["added_train_crops"] == {"karyograms": n_other}
+    assert record["val_crops"] == int((own.table["split"] == "val").sum())
+    counts = read_metadata(files[0])["record"]["train_class_counts"]
+    assert sum(counts.values()) == n_own + n_other
+    with pytest.raises(ValueError):  # the files and the names disagree
+        train_classifier_files(
+            *args, *files, hyper=HYPER, added_crops=[added["crops"]], added_straight_tables=[]
+        )
+
+
 def test_fine_tuning_refuses_another_architecture(tiny_crop_set, tmp_path):
     from karyoflow.classify.train import train_classifier_files
 

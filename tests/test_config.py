@@ -74,6 +74,22 @@ def test_cross_field_problems(config, tmp_path):
     assert "abnormal_rates" in str(err.value)
 
 
+def test_added_crop_sets_are_checked(config):
+    bad = copy.deepcopy(config)
+    bad["classify"]["add_crops"] = ["truth", "imported", "imported"]
+    bad["import_crops"]["path"] = ""
+    with pytest.raises(ConfigError) as err:
+        check_config(bad)
+    message = str(err.value)
+    assert "names classify.crops (truth) itself" in message
+    assert "names a crop set twice" in message
+    assert "import_crops.path is empty" in message
+    good = copy.deepcopy(config)
+    good["classify"]["add_crops"] = ["imported"]
+    good["import_crops"]["path"] = "some/crops"
+    check_config(good)
+
+
 def test_a_missing_crop_folder_for_the_generator_is_named_before_any_job(config, tmp_path):
     bad = copy.deepcopy(config)
     bad["synthetic"]["crop_folder"] = str(tmp_path / "no_crops_here")

@@ -488,6 +488,31 @@ def test_a_classifier_of_detected_crops_plans_the_chain_on_the_training_images(t
     assert "results/crops/truth/crops.parquet" not in run.stdout
 
 
+def test_added_crops_are_imported_and_straightened_for_the_classifier(tmp_path):
+    """classify.add_crops: [imported] plans the 612-cell layout's import and its
+    straightening, by each model's own method, before the classifier's training."""
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    config = write_config(
+        tmp_path,
+        {"classify": {"add_crops": ["imported"]}, "import_crops": {"path": str(folder)}},
+    )
+    run = snakemake(
+        tmp_path,
+        "-n",
+        "results/classify/truth/models/medial_axis-flat/classifier.keras",
+        "results/classify/truth/models/none-flat/classifier.keras",
+        "--configfile",
+        str(ROOT / "config/config.yaml"),
+        str(config),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    counts = job_counts(run.stdout)
+    assert counts["import_crops"] == 1 and counts["train_classifier"] == 2, counts
+    for method in ("medial_axis", "none"):
+        assert f"results/straighten/imported/{method}/straight.npz" in run.stdout
+
+
 @pytest.mark.slow
 def test_predict_with_given_models_needs_no_training_data(tmp_path):
     """New images with trained models: only the chain on those images, nothing of the

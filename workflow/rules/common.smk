@@ -407,10 +407,33 @@ def classifier_crop_set():
 
 
 def classifier_training_inputs(wildcards):
+    """The crop set a classifier learns from, and the sets classify.add_crops adds to its
+    training split (straightened by the same method)."""
     crop_set = wildcards.train_set
-    return {"crops": result("crops", crop_set, "crops.parquet")} | straight_files(
-        crop_set, wildcards.method
+    added = [
+        straight_files(name, wildcards.method) for name in added_crop_sets(crop_set)
+    ]
+    return (
+        {"crops": result("crops", crop_set, "crops.parquet")}
+        | straight_files(crop_set, wildcards.method)
+        | {
+            "added_crops": [
+                result("crops", name, "crops.parquet")
+                for name in added_crop_sets(crop_set)
+            ],
+            "added_straight_tables": [files["straight_table"] for files in added],
+            "added_straights": [files["straight"] for files in added],
+        }
     )
+
+
+def added_crop_sets(crop_set):
+    """classify.add_crops, for the models of the configured crop set (the ablation's
+    too, each with its own straightening); a model of another set learns from it alone.
+    """
+    if crop_set != classifier_crop_set():
+        return []
+    return list(config["classify"]["add_crops"])
 
 
 def classifier_hyper(wildcards):
@@ -442,6 +465,12 @@ def classifier_hyper(wildcards):
             "crop_set": wildcards.train_set,
             "seed": config["seed"],
         }
+        # named only when given, so that no model trained before the key existed reruns
+        | (
+            {"add_crops": added_crop_sets(wildcards.train_set)}
+            if added_crop_sets(wildcards.train_set)
+            else {}
+        )
     )
 
 

@@ -118,6 +118,21 @@ def check_config(config: dict) -> None:
                 "classifier karyoflow trained (results/classify/models/<method>-<head>/"
                 "classifier.keras) or leave it empty"
             )
+    added = classify.get("add_crops", [])
+    if classify.get("crops", "truth") in added:
+        problems.append(
+            f"classify.add_crops {added} names classify.crops ({classify['crops']}) itself: "
+            "list only further crop sets"
+        )
+    if len(set(added)) < len(added):
+        problems.append(f"classify.add_crops {added} names a crop set twice")
+    # the imported crop sets need their folder
+    for crop_set, section in (("imported", "import_crops"), ("karyograms", "import_karyograms")):
+        if crop_set in added and not config.get(section, {}).get("path"):
+            problems.append(
+                f"classify.add_crops names {crop_set}, but {section}.path is empty: "
+                "point it at the crop folder"
+            )
     models = config.get("predict", {}).get("models", {})
     # Only a run given new images needs the predict models.
     predict_keys = (

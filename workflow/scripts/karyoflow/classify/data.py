@@ -43,6 +43,18 @@ class CropSet:
     def labels(self) -> np.ndarray:
         return self.table["label"].to_numpy(dtype=int)
 
+    @staticmethod
+    def concat(parts: list[CropSet]) -> CropSet:
+        """One set of several (same input size), rows in the order given."""
+        sizes = {part.images.shape[1:] for part in parts}
+        if len(sizes) > 1:
+            raise ValueError(f"crop sets of different image shapes cannot be joined: {sizes}")
+        return CropSet(
+            pd.concat([part.table for part in parts], ignore_index=True),
+            np.concatenate([part.images for part in parts]),
+            np.concatenate([part.relative_length for part in parts]),
+        )
+
 
 def class_label(value) -> int:
     """Class index of a true_class cell, -1 where there is none (unmatched crops)."""

@@ -330,39 +330,58 @@ def train_classifier_files(
     init: str = "",
     threads: int = 0,
     callbacks: list | None = None,
+    added_crops: list[str] | tuple = (),
+    added_straight_tables: list[str] | tuple = (),
+    added_straights: list[str] | tuple = (),
 ) -> dict:
     """Rule train_classifier: train on the train split, select on val, save all; an
-    interrupted training resumes from <model folder>/checkpoint."""
+    interrupted training resumes from <model folder>/checkpoint.
+
+    added_*: further crop sets (`classify.add_crops`, e.g. the 612-cell G-band crops),
+    whose training split joins this set's; the model is still chosen on this set's
+    validation split, the one it is used on.
+    """
     from karyoflow.classify import plots
     from karyoflow.classify.data import load_crop_set
     from karyoflow.core.tables import write_csv
 
     started = time.perf_counter()
-    crop_set = load_crop_set(
-        crops,
-        straight_table,
-        straight,
-        input_size=hyper["input_size"],
-        case_split=case_split_settings(hyper),
-    )
+
+    def load(table, straight_rows, arrays):
+        return load_crop_set(
+            table,
+            straight_rows,
+            arrays,
+            input_size=hyper["input_size"],
+            case_split=case_split_settings(hyper),
+        )
+
+    crop_set = load(crops, straight_table, straight)
+    added = [
+        load(*files).split("train")
+        for files in zip(added_crops, added_straight_tables, added_straights, strict=True)
+    ]
+    train_set = CropSet.concat([crop_set.split("train"), *added])
     checkpoint = Path(model).parent / "checkpoint"
     trained, table = train(
-        crop_set.split("train"), crop_set.split("val"), hyper, init, threads, checkpoint, callbacks
+        train_set, crop_set.split("val"), hyper, init, threads, checkpoint, callbacks
     )
     seconds = time.perf_counter() - started
     record = {
-        "train_crops": int((crop_set.table["split"] == "train").sum()),
+        "train_crops": len(train_set.labels),
         "val_crops": int((crop_set.table["split"] == "val").sum()),
-        "train_cells": int(
-            crop_set.table.loc[crop_set.table["split"] == "train", "image_id"].nunique()
-        ),
+        "train_cells": int(train_set.table["image_id"].nunique()),
+        "added_train_crops": {
+            name: len(part.labels)
+            for name, part in zip(hyper.get("add_crops", []), added, strict=True)
+        },
         "best_epoch": int(table.attrs.get("best_epoch", 0)),
         "best_val_accuracy": round(
             float(table.get("val_class_accuracy", pd.Series([np.nan])).max()), 4
         ),
         "training_seconds": round(seconds, 1),
         "init_weights": init,
-        "train_class_counts": class_counts(crop_set.split("train")),
+        "train_class_counts": class_counts(train_set),
     }
     write_csv(table, history)
     plots.classifier_history(
