@@ -467,25 +467,29 @@ def job_counts(dry_run: str) -> dict[str, int]:
     return {job: int(n) for job, n in (line.split() for line in stats.splitlines()[3:])}
 
 
+def planned(workdir: Path, overrides: dict, *targets: str) -> tuple[dict[str, int], str]:
+    """(jobs per rule, the dry run's text) of the default config with overrides."""
+    config = write_config(workdir, overrides)
+    run = snakemake(
+        workdir, "-n", *targets, "--configfile", str(ROOT / "config/config.yaml"), str(config)
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    return job_counts(run.stdout), run.stdout
+
+
 @pytest.mark.slow
 def test_a_classifier_of_detected_crops_plans_the_chain_on_the_training_images(tmp_path):
     """classify.crops: detected: the training images go through detection, segmentation
     and cropping like the test images, and the classifier learns from those crops."""
-    config = write_config(tmp_path, {"classify": {"crops": "detected"}})
-    run = snakemake(
+    counts, plan = planned(
         tmp_path,
-        "-n",
+        {"classify": {"crops": "detected"}},
         "results/classify/detected/models/medial_axis-flat/classifier.keras",
-        "--configfile",
-        str(ROOT / "config/config.yaml"),
-        str(config),
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    counts = job_counts(run.stdout)
     assert counts["detected_crops"] == 1 and counts["merge_crops"] == 3, counts
     for image_set in ("train", "val", "test"):
-        assert f"results/crops/{image_set}/crops.parquet" in run.stdout
-    assert "results/crops/truth/crops.parquet" not in run.stdout
+        assert f"results/crops/{image_set}/crops.parquet" in plan
+    assert "results/crops/truth/crops.parquet" not in plan
 
 
 def test_added_crops_are_imported_and_straightened_for_the_classifier(tmp_path):
@@ -493,24 +497,15 @@ def test_added_crops_are_imported_and_straightened_for_the_classifier(tmp_path):
     straightening, by each model's own method, before the classifier's training."""
     folder = tmp_path / "crops"
     folder.mkdir()
-    config = write_config(
+    counts, plan = planned(
         tmp_path,
         {"classify": {"add_crops": ["imported"]}, "import_crops": {"path": str(folder)}},
-    )
-    run = snakemake(
-        tmp_path,
-        "-n",
         "results/classify/truth/models/medial_axis-flat/classifier.keras",
         "results/classify/truth/models/none-flat/classifier.keras",
-        "--configfile",
-        str(ROOT / "config/config.yaml"),
-        str(config),
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    counts = job_counts(run.stdout)
     assert counts["import_crops"] == 1 and counts["train_classifier"] == 2, counts
     for method in ("medial_axis", "none"):
-        assert f"results/straighten/imported/{method}/straight.npz" in run.stdout
+        assert f"results/straighten/imported/{method}/straight.npz" in plan
 
 
 @pytest.mark.slow
