@@ -410,19 +410,15 @@ def classifier_training_inputs(wildcards):
     """The crop set a classifier learns from, and the sets classify.add_crops adds to its
     training split (straightened by the same method)."""
     crop_set = wildcards.train_set
-    added = [
-        straight_files(name, wildcards.method) for name in added_crop_sets(crop_set)
-    ]
+    added = added_crop_sets(crop_set)
+    added_straight = [straight_files(name, wildcards.method) for name in added]
     return (
         {"crops": result("crops", crop_set, "crops.parquet")}
         | straight_files(crop_set, wildcards.method)
         | {
-            "added_crops": [
-                result("crops", name, "crops.parquet")
-                for name in added_crop_sets(crop_set)
-            ],
-            "added_straight_tables": [files["straight_table"] for files in added],
-            "added_straights": [files["straight"] for files in added],
+            "added_crops": [result("crops", name, "crops.parquet") for name in added],
+            "added_straight_tables": [f["straight_table"] for f in added_straight],
+            "added_straights": [f["straight"] for f in added_straight],
         }
     )
 
@@ -439,6 +435,7 @@ def added_crop_sets(crop_set):
 def classifier_hyper(wildcards):
     """Hyperparameters of one (straightening, head) model; the checkpoint carries them."""
     settings = config["classify"]
+    added = added_crop_sets(wildcards.train_set)
     keys = (
         "model",
         "input_size",
@@ -466,11 +463,7 @@ def classifier_hyper(wildcards):
             "seed": config["seed"],
         }
         # named only when given, so that no model trained before the key existed reruns
-        | (
-            {"add_crops": added_crop_sets(wildcards.train_set)}
-            if added_crop_sets(wildcards.train_set)
-            else {}
-        )
+        | ({"add_crops": added} if added else {})
     )
 
 
