@@ -411,7 +411,7 @@ def test_a_common_aneuploidy_may_cost_less_than_other_changes():
 
 
 def test_the_common_aneuploidy_cost_is_chosen_on_annotated_cells():
-    from karyoflow.karyotype.calls import choose_common_change_penalty, common_penalty
+    from karyoflow.karyotype.calls import choose_call_priors, common_penalty
 
     cells = {"t21": cell_classes("XY", extra=("21",)), "normal": cell_classes("XY")}
     tables, annotations = [], []
@@ -424,7 +424,7 @@ def test_the_common_aneuploidy_cost_is_chosen_on_annotated_cells():
     annotations.append(pd.DataFrame({"image_id": ["boxes_only"] * 46, "class": "chromosome"}))
     classified = pd.concat([t[0] for t in tables], ignore_index=True)
     crops = pd.concat([t[1] for t in tables], ignore_index=True)
-    chosen = choose_common_change_penalty(
+    chosen = choose_call_priors(
         classified, crops, screen_for_tests(), pd.concat(annotations), extra_copy_penalty=6.0
     )
     # the extra 21 (5.1 nats of evidence) is called a trisomy up to 5 nats: the highest
@@ -435,6 +435,55 @@ def test_the_common_aneuploidy_cost_is_chosen_on_annotated_cells():
     # the calls use it where configured "auto"; a number overrides; no screen, no tier
     assert common_penalty("auto", chosen) == 5.0 and common_penalty(4, chosen) == 4.0
     assert common_penalty("auto", None) is None and common_penalty("auto", {}) is None
+    # both class priors call these cells alike: the training shares are kept
+    assert chosen["class_prior"] == "training_shares"
+    assert chosen["class_prior_exact"]["equal"] == chosen["common_change_penalty_exact"]
+
+
+def test_the_class_prior_is_chosen_on_annotated_cells():
+    from karyoflow.core.labels import CLASS_INDEX, CLASSES
+    from karyoflow.karyotype.calls import choose_call_priors, class_prior
+
+    # 46,XX cells whose second X the classifier barely tells from a Y (p 0.35 against
+    # 0.30): divided by training shares in which a Y is a quarter as common as an X, the
+    # stray Y probability outweighs the X's and the cell reads 46,XY
+    classes = cell_classes("XX")
+    weak = np.full(len(CLASSES), 0.35 / 22)
+    weak[CLASS_INDEX["X"]], weak[CLASS_INDEX["Y"]] = 0.35, 0.30
+    shares = np.array([4.0] * len(AUTOSOMES) + [3.0, 1.0])
+
+    def choose(n_cells):
+        tables, annotations = [], []
+        for k in range(n_cells):
+            classified, crops = cell_objects(classes, [1000.0] * 46, [0.85] * 46)
+            classified.loc[45, [f"p_{c}" for c in CLASSES]] = weak
+            ids = {"crop_id": classified["crop_id"].radd(f"x{k}"), "image_id": f"x{k}"}
+            tables.append((classified.assign(**ids), crops.assign(crop_id=ids["crop_id"])))
+            annotations.append(pd.DataFrame({"image_id": f"x{k}", "class": classes}))
+        return choose_call_priors(
+            pd.concat([t[0] for t in tables], ignore_index=True),
+            pd.concat([t[1] for t in tables], ignore_index=True),
+            screen_for_tests(),
+            pd.concat(annotations),
+            6.0,
+            shares / shares.sum(),
+        )
+
+    # five cells called right only with equal shares: significant, equal shares chosen
+    chosen = choose(5)
+    assert chosen["class_prior"] == "equal"
+    assert chosen["class_prior_test"] == {"cells_better": 5, "cells_worse": 0, "p_value": 0.0312}
+    assert set(chosen["class_prior_exact"]["training_shares"].values()) == {0.0}
+    assert chosen["common_change_penalty_exact"] == chosen["class_prior_exact"]["equal"]
+    # one such cell is no evidence: the training shares stay
+    assert choose(1)["class_prior"] == "training_shares"
+    # the calls use the chosen prior where configured "auto"; a setting overrides it; a
+    # screen that chose none (older, or none at all) means the training shares
+    assert class_prior("auto", chosen) == "equal"
+    assert class_prior("training_shares", chosen) == "training_shares"
+    assert class_prior("auto", {}) == class_prior("auto", None) == "training_shares"
+    with pytest.raises(ValueError, match="class_prior"):
+        class_prior("uniform", chosen)
 
 
 def screen_for_tests():

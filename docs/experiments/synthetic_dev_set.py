@@ -52,9 +52,13 @@ def dev_set(folder: Path) -> None:
 
 def sweep(results: Path, classifier: Path) -> dict:
     """Exact calls and object count exact on the dev cells at each cost the validation
-    choice tries (karyoflow.karyotype.calls)."""
-    from karyoflow.classify.train import training_class_shares
-    from karyoflow.karyotype.calls import annotated_karyotypes, assignments_by_common_penalty
+    choice tries (karyoflow.karyotype.calls), with the class prior chosen on validation."""
+    from karyoflow.karyotype.calls import (
+        annotated_karyotypes,
+        assignments_by_common_penalty,
+        class_prior,
+        class_prior_shares,
+    )
     from karyoflow.karyotype.screen import read_screen
 
     screen = read_screen(results / "karyotype/model/object_screen.json")
@@ -66,7 +70,7 @@ def sweep(results: Path, classifier: Path) -> dict:
         pd.read_parquet(results / "crops/external/crops.parquet"),
         screen,
         6.0,
-        training_class_shares(classifier),
+        class_prior_shares(class_prior("auto", screen), classifier),
         processes=2,
     )
     rows = {}
@@ -85,6 +89,7 @@ def sweep(results: Path, classifier: Path) -> dict:
         "cells": len(ids),
         "abnormal": len(abnormal),
         "chosen_on_validation": screen.get("common_change_penalty"),
+        "class_prior": class_prior("auto", screen),
         "by_cost": rows,
     }
 

@@ -4,7 +4,7 @@
 
 # What share of detected objects are not one chromosome, learnt on the validation images
 # (detected, cut and classified as the test images are) against their annotated boxes;
-# and the prior cost of a common aneuploidy chosen on the same cells.
+# and the calls' class prior and prior cost of a common aneuploidy, chosen on the same cells.
 rule train_object_screen:
     input:
         classified=result("classify", "calls", "val.parquet"),
@@ -18,7 +18,7 @@ rule train_object_screen:
         result("logs", "karyotype", "train_object_screen.log"),
     conda:
         "../../envs/report.yaml"
-    # validation cells assigned in parallel, once per penalty tried
+    # validation cells assigned in parallel, once per class prior and penalty tried
     threads: 2
     params:
         seed=config["seed"],
@@ -50,6 +50,7 @@ rule assign_karyotypes:
     params:
         extra_copy_penalty=config["karyotype"]["change_penalty"],
         common_change_penalty=config["karyotype"]["common_change_penalty"],
+        class_prior_setting=config["karyotype"]["class_prior"],
     script:
         "../scripts/assign_karyotypes.py"
 

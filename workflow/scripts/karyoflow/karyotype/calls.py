@@ -242,7 +242,26 @@ def assignments_by_common_penalty(
     }
 
 
-def choose_common_change_penalty(
+# The class prior the calls divide the classifier's posteriors by, to read them as
+# likelihood ratios: its training crops' class shares, which is right for objects like
+# those it learnt from, or equal shares, taken only where validation shows them better.
+CLASS_PRIORS = ("training_shares", "equal")
+# Equal shares replace the training shares only where they call significantly more
+# validation cells right (one-sided sign test over the cells whose call differs), so a
+# cell or two on a small validation set does not flip the prior.
+CLASS_PRIOR_SIGNIFICANCE = 0.05
+
+
+def _cells_called_right(table: pd.DataFrame, truth: dict[str, str]) -> dict[str, bool]:
+    calls = table.drop_duplicates("image_id")
+    return {
+        i: truth[i] == k
+        for i, k in zip(calls["image_id"].astype(str), calls["karyotype"], strict=True)
+        if i in truth
+    }
+
+
+def choose_call_priors(
     classified: pd.DataFrame,
     crops: pd.DataFrame,
     screen: dict,
@@ -251,30 +270,73 @@ def choose_common_change_penalty(
     class_shares: np.ndarray | None = None,
     processes: int = 1,
 ) -> dict:
-    """The prior cost of a common aneuploidy, chosen on annotated (validation) cells: of
-    the penalties from COMMON_PENALTY_FLOOR to `extra_copy_penalty`, the highest of those
-    calling the most cells' karyotypes (read from their annotated classes) exactly. The
-    highest, because a lower prior must earn its place by more cells called right.
-    Returns {"common_change_penalty", "common_change_penalty_exact": {penalty: share},
-    "n_cells_karyotyped"}; with no annotated cell, the penalty is extra_copy_penalty."""
+    """The calls' two priors, chosen on annotated (validation) cells.
+
+    The cost of a common aneuploidy: of COMMON_PENALTY_FLOOR to `extra_copy_penalty`,
+    the highest of those calling the most cells' karyotypes (read from their annotated
+    classes) exactly. The highest, because a cheaper change must earn its place by more
+    cells called right.
+
+    The class prior: the classifier's training `class_shares`, unless equal shares (with
+    their own best penalty) call more cells right with a one-sided sign test p below
+    CLASS_PRIOR_SIGNIFICANCE. Why it is a choice at all: dividing by the training shares
+    is right for objects like the training crops, but fragments the screen keeps look
+    like small chromosomes, and the Y's small share (a quarter of an autosome's) turns
+    their stray Y probability into strong evidence for a Y.
+
+    Returns {"class_prior", "common_change_penalty", "common_change_penalty_exact":
+    {penalty: share} at the chosen prior, "class_prior_exact": {prior: {penalty:
+    share}}, "class_prior_test": {"cells_better", "cells_worse", "p_value"} for equal
+    against training shares, "n_cells_karyotyped"}; with no annotated cell, the training
+    shares and `extra_copy_penalty`."""
+    from scipy.stats import binomtest
+
     truth = annotated_karyotypes(annotations)
     cells = classified[classified["image_id"].astype(str).isin(truth)]
-    exact = {}
+    right: dict[str, dict[float, dict[str, bool]]] = {prior: {} for prior in CLASS_PRIORS}
     if not cells.empty:
-        tables = assignments_by_common_penalty(
-            cells, crops, screen, extra_copy_penalty, class_shares, processes
+        for prior in CLASS_PRIORS:
+            shares = class_shares if prior == "training_shares" else None
+            tables = assignments_by_common_penalty(
+                cells, crops, screen, extra_copy_penalty, shares, processes
+            )
+            right[prior] = {p: _cells_called_right(t, truth) for p, t in tables.items()}
+    exact = {
+        prior: {p: round(float(np.mean(list(r.values()))), 4) for p, r in by_penalty.items()}
+        for prior, by_penalty in right.items()
+    }
+    best_penalty = {
+        prior: max(
+            (p for p, e in by_penalty.items() if e == max(by_penalty.values())),
+            default=float(extra_copy_penalty),
         )
-        for penalty, table in tables.items():
-            calls = table.drop_duplicates("image_id")
-            right = [
-                truth[i] == k for i, k in zip(calls["image_id"], calls["karyotype"], strict=True)
-            ]
-            exact[penalty] = round(float(np.mean(right)), 4)
-    best = max(exact.values(), default=None)
-    chosen = max((p for p, e in exact.items() if e == best), default=float(extra_copy_penalty))
+        for prior, by_penalty in exact.items()
+    }
+    default, alternative = CLASS_PRIORS
+    better = worse = 0
+    if not cells.empty:
+        ours = right[default][best_penalty[default]]
+        theirs = right[alternative][best_penalty[alternative]]
+        better = sum(theirs[i] and not ours[i] for i in ours)
+        worse = sum(ours[i] and not theirs[i] for i in ours)
+    p_value = (
+        float(binomtest(better, better + worse, 0.5, alternative="greater").pvalue)
+        if better + worse
+        else 1.0
+    )
+    prior = alternative if p_value < CLASS_PRIOR_SIGNIFICANCE else default
     return {
-        "common_change_penalty": chosen,
-        "common_change_penalty_exact": {f"{p:g}": e for p, e in exact.items()},
+        "class_prior": prior,
+        "common_change_penalty": best_penalty[prior],
+        "common_change_penalty_exact": {f"{p:g}": e for p, e in exact[prior].items()},
+        "class_prior_exact": {
+            p: {f"{q:g}": e for q, e in by_penalty.items()} for p, by_penalty in exact.items()
+        },
+        "class_prior_test": {
+            "cells_better": int(better),
+            "cells_worse": int(worse),
+            "p_value": round(p_value, 4),
+        },
         "n_cells_karyotyped": int(cells["image_id"].nunique()),
     }
 
@@ -288,6 +350,24 @@ def common_penalty(setting, screen: dict | None) -> float | None:
     return float(setting)
 
 
+def class_prior(setting: str, screen: dict | None) -> str:
+    """The class prior a run's calls use: as configured, or for "auto" the one chosen with
+    the object screen (the training shares where it records none: an older screen, or
+    no screen at all)."""
+    if setting == "auto":
+        return (screen or {}).get("class_prior", CLASS_PRIORS[0])
+    if setting not in CLASS_PRIORS:
+        raise ValueError(f"class_prior must be auto or one of {CLASS_PRIORS}, not {setting!r}")
+    return setting
+
+
+def class_prior_shares(prior: str, classifier: str) -> np.ndarray | None:
+    """The class shares the calls divide the posteriors of `classifier` by (None: equal)."""
+    from karyoflow.classify.train import training_class_shares
+
+    return training_class_shares(classifier) if prior == "training_shares" else None
+
+
 def assign_karyotypes_files(
     classified: str,
     crops: str,
@@ -297,29 +377,31 @@ def assign_karyotypes_files(
     screen: str = "",
     extra_copy_penalty: float,
     common_change_penalty: float | str = "auto",
+    class_prior_setting: str = "auto",
     processes: int = 1,
 ) -> pd.DataFrame:
     """Rule assign_karyotypes: the assignment table of one crop set, whose probabilities
     came from `classifier`."""
     import logging
 
-    from karyoflow.classify.train import training_class_shares
     from karyoflow.core.tables import write_parquet
     from karyoflow.karyotype.screen import read_screen
 
     calibration = read_screen(screen) if screen else None
     common = common_penalty(common_change_penalty, calibration)
+    prior = class_prior(class_prior_setting, calibration)
     logging.getLogger(__name__).info(
-        "change penalty %.2f nats; common aneuploidies %s",
+        "change penalty %.2f nats; common aneuploidies %s; class prior: %s",
         extra_copy_penalty,
         "alike" if common is None else f"{common:.2f} nats",
+        prior,
     )
     table = assign_objects(
         pd.read_parquet(classified),
         pd.read_parquet(crops),
         calibration,
         extra_copy_penalty,
-        training_class_shares(classifier),
+        class_prior_shares(prior, classifier),
         processes,
         common,
     )

@@ -252,12 +252,12 @@ def train_object_screen_files(
     processes: int = 1,
 ) -> dict:
     """Rule train_object_screen: the screen learnt on the validation images' objects, and
-    with it the prior cost of a common aneuploidy chosen on the same cells
-    (karyoflow.karyotype.calls.choose_common_change_penalty), both in one JSON: the
-    calls' calibration for this detector and `classifier`."""
+    with it the calls' class prior and the cost of a common aneuploidy, chosen on the same
+    cells (karyoflow.karyotype.calls.choose_call_priors), all in one JSON: the calls'
+    calibration for this detector and `classifier`."""
     from karyoflow.classify.train import training_class_shares
     from karyoflow.core.tables import write_json
-    from karyoflow.karyotype.calls import choose_common_change_penalty
+    from karyoflow.karyotype.calls import choose_call_priors
 
     classified_table, crop_table = pd.read_parquet(classified), pd.read_parquet(crops)
     objects, probabilities = classified_objects(classified_table, crop_table)
@@ -279,7 +279,7 @@ def train_object_screen_files(
         seed=seed,
     )
     record["n_images"] = int(images.nunique())  # also those where nothing was detected
-    record |= choose_common_change_penalty(
+    record |= choose_call_priors(
         classified_table,
         crop_table,
         record,
@@ -299,9 +299,12 @@ def train_object_screen_files(
         record["detector_recall"],
     )
     log.info(
-        "common aneuploidies: %.1f nats (exact calls on %d validation cells by penalty: %s)",
+        "class prior %s (equal shares against training shares: %s), common aneuploidies "
+        "%.1f nats (exact calls on %d validation cells by class prior and penalty: %s)",
+        record["class_prior"],
+        record["class_prior_test"],
         record["common_change_penalty"],
         record["n_cells_karyotyped"],
-        record["common_change_penalty_exact"],
+        record["class_prior_exact"],
     )
     return record
