@@ -177,3 +177,22 @@ def test_detection_size_follows_the_detector(config):
     assert detection_imgsz(tuned, "predict") == 512
     tuned["detect"].update(weights="", detect_imgsz=0)
     assert detection_imgsz(tuned, "test") == 512
+
+
+def test_detection_nms_follows_the_detector(config):
+    """detect_nms_iou applies to the detector the run trains; a given detector (the
+    shipped one for new images, or detect.weights) runs at nms_iou, where its object
+    screen learnt its boxes."""
+    from karyoflow.config import detection_nms_iou
+
+    tuned = copy.deepcopy(config)
+    tuned["detect"].update(nms_iou=0.5, detect_nms_iou=0.7, weights="")
+    tuned["predict"]["models"]["detector"] = "shipped"
+    assert detection_nms_iou(tuned, "test") == detection_nms_iou(tuned, "val") == 0.7
+    assert detection_nms_iou(tuned, "predict") == 0.5
+    tuned["predict"]["models"]["detector"] = ""  # predict with the run's own detector
+    assert detection_nms_iou(tuned, "predict") == 0.7
+    tuned["detect"]["weights"] = "models/cil_detector_yolo11n.pt"
+    assert detection_nms_iou(tuned, "test") == detection_nms_iou(tuned, "predict") == 0.5
+    tuned["detect"].update(weights="", detect_nms_iou=0)
+    assert detection_nms_iou(tuned, "test") == 0.5

@@ -89,7 +89,12 @@ if not isinstance(workflow.current_basedir, LocalSourceFile):
         )
     )
 
-from karyoflow.config import check_config, detection_imgsz, predict_model  # noqa: E402
+from karyoflow.config import (  # noqa: E402
+    check_config,
+    detection_imgsz,
+    detection_nms_iou,
+    predict_model,
+)
 from karyoflow.core.provenance import (
     STAGE_SECTIONS,
     file_digest,
@@ -216,7 +221,7 @@ def detection_settings(wildcards):
         "imgsz": detection_imgsz(config, wildcards.image_set),
         "min_confidence": detect["min_confidence"],
         "confidence": detect["confidence"],
-        "iou": detect["nms_iou"],
+        "iou": detection_nms_iou(config, wildcards.image_set),
         "max_det": detect["max_det"],
         "batch": detect["predict_batch"],
         "device": detect["device"],

@@ -25,16 +25,35 @@ def predict_model(kind: str, setting: str) -> str:
     return str(SHIPPED_MODELS[kind]) if setting == "shipped" else setting
 
 
+def _given_detector(config: dict, image_set: str) -> bool:
+    """Whether an image set is detected by a given detector (detect.weights, or
+    predict.models.detector for new images, e.g. the shipped one) rather than the one
+    this run trains."""
+    given = config["detect"]["weights"]
+    if image_set == "predict":
+        given = predict_model("detector", config["predict"]["models"]["detector"]) or given
+    return bool(given)
+
+
 def detection_imgsz(config: dict, image_set: str) -> int:
     """The input size detection runs at for an image set. The detector this run trains
     sees images at detect.detect_imgsz (0: detect.imgsz, the size it learnt at); a given
     detector (detect.weights, or predict.models.detector for new images, e.g. the
     shipped one) at detect.imgsz, which then sets nothing else."""
     detect = config["detect"]
-    given = detect["weights"]
-    if image_set == "predict":
-        given = predict_model("detector", config["predict"]["models"]["detector"]) or given
-    return detect["imgsz"] if given else (detect["detect_imgsz"] or detect["imgsz"])
+    if _given_detector(config, image_set):
+        return detect["imgsz"]
+    return detect["detect_imgsz"] or detect["imgsz"]
+
+
+def detection_nms_iou(config: dict, image_set: str) -> float:
+    """The non-maximum suppression IoU of an image set's detection: detect.detect_nms_iou
+    (0: detect.nms_iou) for the detector this run trains, detect.nms_iou for a given
+    one, such as the shipped detector, whose object screen learnt its boxes at it."""
+    detect = config["detect"]
+    if _given_detector(config, image_set):
+        return detect["nms_iou"]
+    return detect["detect_nms_iou"] or detect["nms_iou"]
 
 
 def check_config(config: dict) -> None:
