@@ -17,7 +17,17 @@ from pathlib import Path
 import pytest
 
 LIBRARY = Path(__file__).resolve().parents[1] / "workflow" / "scripts" / "karyoflow"
-ORDER = ["core", "data", "detect", "segment", "crops", "straighten", "classify", "karyotype"]
+ORDER = [
+    "core",
+    "data",
+    "detect",
+    "segment",
+    "crops",
+    "straighten",
+    "classify",
+    "karyotype",
+    "cases",
+]
 TORCH = {"torch", "torchvision", "ultralytics"}
 TENSORFLOW = {"tensorflow", "keras"}
 FORBIDDEN = {
@@ -29,6 +39,7 @@ FORBIDDEN = {
     "crops": TORCH | TENSORFLOW,
     "straighten": TORCH | TENSORFLOW,
     "karyotype": TORCH | TENSORFLOW,
+    "cases": TORCH | TENSORFLOW,
 }
 
 
