@@ -51,7 +51,8 @@ docs: setup
 	$(UV) run --frozen mkdocs build --strict --quiet
 
 # TensorFlow and torch cannot share a process: the TensorFlow tests get a session of their own.
-test: setup docs
+# The site's strict build is one of the tests (tests/test_docs.py), so it is not built twice.
+test: setup
 	$(UV) run --frozen pytest -m "not tensorflow"
 	$(UV) run --frozen pytest -m tensorflow
 
